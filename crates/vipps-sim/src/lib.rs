@@ -1,0 +1,1 @@
+//! vipps-sim
