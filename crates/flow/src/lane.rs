@@ -881,6 +881,12 @@ impl Lane {
                     format!("Vipps cannot be reached ({detail}); use another payment method");
                 return self.on_payment_failed(payment, FailReason::Unavailable, &detail);
             }
+            // The create call was not sent because something local failed (the journal could not
+            // be written): nothing reached Vipps, so the register hears at once.
+            Err(Failure::Local(detail)) if creating => {
+                let detail = format!("the payment could not be started: {detail}");
+                return self.on_payment_failed(payment, FailReason::Unavailable, &detail);
+            }
             // A definitive refusal of the create call.
             Err(Failure::Rejected {
                 status,
