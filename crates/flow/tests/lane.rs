@@ -1084,3 +1084,21 @@ fn references_are_unique_per_instance_and_never_repeat() {
     }
     assert_eq!(references.len(), 6);
 }
+
+#[test]
+fn a_create_that_could_not_be_journaled_fails_at_once() {
+    let mut till = Till::new();
+    till.identify_member();
+    till.basket(10_000);
+    let out = till.ok(Command::Pay);
+    let (create, _) = create_call(&out);
+    let out = till.answer(create, Err(Failure::Local("disk full".to_owned())));
+    assert!(matches!(
+        &payment_statuses(&out)[..],
+        [PaymentStatus::Failed {
+            reason: FailReason::Unavailable,
+            detail,
+        }] if detail.contains("disk full")
+    ));
+    assert!(till.lane.status().payment.is_none());
+}

@@ -1,1 +1,93 @@
-fn main() {}
+//! The loyaltyd daemon's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Vipps MobilePay "Loyalty at the POS" for any register.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the daemon.
+    Run {
+        /// The configuration file.
+        #[arg(long, short, default_value = "/etc/loyaltyd/config.toml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and report every problem with its key and line.
+    CheckConfig {
+        /// The configuration file.
+        #[arg(long, short, default_value = "/etc/loyaltyd/config.toml")]
+        config: PathBuf,
+    },
+    /// Try loyaltyd without Vipps keys or hardware: a simulated Vipps, a virtual scanner reading
+    /// lines from standard input, register events printed as JSON lines.
+    Demo(loyaltyd::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::CheckConfig { config } => match loyaltyd::config::Config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: ok (lane {}, {} scanner(s), Vipps {})",
+                    config.display(),
+                    c.lane.lane_id,
+                    c.scanners.len(),
+                    c.vipps.base_url
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::Run { config } => {
+            loyaltyd::logging::init();
+            let config = match loyaltyd::config::Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            report(runtime().and_then(|rt| {
+                rt.block_on(loyaltyd::app::run(
+                    config,
+                    loyaltyd::signals::shutdown(),
+                    None,
+                ))
+            }))
+        }
+        Cmd::Demo(args) => {
+            loyaltyd::logging::init();
+            report(runtime().and_then(|rt| rt.block_on(loyaltyd::demo::run(args))))
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // One lane is a handful of tasks: a current-thread runtime is enough and keeps a Pi quiet.
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loyaltyd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Carries out the lane's calls: each `flow::Request` becomes a Vipps call or a members-directory
+//! query, and each answer or error becomes a `flow::Response` or `flow::Failure`.
+//!
+//! This is translation only. What to call, when, and what an answer means are the lane's business.
+
+use std::time::Duration;
+
+use flow::{Failure, LoginPoll, Msisdn, PaymentCustomer, PaymentState, Request, Response};
+use tracing::{debug, warn};
+
+/// The services calls go to.
+#[derive(Debug, Clone)]
+pub struct Effects {
+    /// Vipps MobilePay.
+    pub vipps: vipps::Client,
+    /// The members directory.
+    pub store: store::Store,
+    /// Scopes asked for at enrollment.
+    pub login_scope: String,
+}
+
+impl Effects {
+    /// Carries out one request.
+    pub async fn perform(&self, request: Request) -> Result<Response, Failure> {
+        match request {
+            Request::ExchangeQr { qr } => {
+                let exchanged = self.vipps.qr_exchange(&qr).await.map_err(failure)?;
+                let msisdn = Msisdn::new(&exchanged.msisdn).map_err(|e| Failure::Rejected {
+                    status: 200,
+                    code: None,
+                    detail: format!("the QR API returned an unusable number: {e}"),
+                })?;
+                Ok(Response::QrExchanged { msisdn })
+            }
+            Request::FindMember { msisdn } => self
+                .store
+                .find_member(&msisdn)
+                .await
+                .map(Response::Member)
+                .map_err(|e| Failure::Local(format!("members directory: {e}"))),
+            Request::CheckIn { msisdn } => {
+                self.vipps
+                    .check_in(msisdn.as_str(), true)
+                    .await
+                    .map_err(failure)?;
+                Ok(Response::CheckedIn)
+            }
+            Request::StartLogin {
+                msisdn,
+                binding_message,
+            } => {
+                let started = self
+                    .vipps
+                    .ciba_start(
+                        msisdn.as_str(),
+                        &self.login_scope,
+                        Some(&binding_message),
+                        None,
+                    )
+                    .await
+                    .map_err(failure)?;
+                Ok(Response::LoginStarted {
+                    auth_req_id: started.auth_req_id,
+                    expires_in: Duration::from_secs(started.expires_in),
+                    interval: Duration::from_secs(started.interval.max(1)),
+                })
+            }
+            Request::PollLogin { auth_req_id } => {
+                let poll = self.vipps.ciba_poll(&auth_req_id).await.map_err(failure)?;
+                Ok(Response::Login(match poll {
+                    vipps::CibaPoll::Pending => LoginPoll::Pending,
+                    vipps::CibaPoll::SlowDown => LoginPoll::SlowDown,
+                    vipps::CibaPoll::Denied => LoginPoll::Denied,
+                    vipps::CibaPoll::Expired => LoginPoll::Expired,
+                    vipps::CibaPoll::Approved(user) => LoginPoll::Approved(flow::Profile {
+                        sub: user.sub,
+                        name: user.name,
+                        email: user.email,
+                        preferences: flow::CommunicationPreferences::default(),
+                    }),
+                }))
+            }
+            Request::CreateMember {
+                msisdn,
+                profile,
+                joined_at,
+            } => self
+                .store
+                .create_member(&msisdn, &profile, joined_at)
+                .await
+                .map(Response::MemberCreated)
+                .map_err(|e| Failure::Local(format!("members directory: {e}"))),
+            Request::CreatePayment(payment) => {
+                let customer = match &payment.customer {
+                    PaymentCustomer::Phone(msisdn) => {
+                        vipps::epayment::Customer::PhoneNumber(msisdn.as_str().to_owned())
+                    }
+                    PaymentCustomer::PersonalQr(qr) => {
+                        vipps::epayment::Customer::PersonalQr(qr.clone())
+                    }
+                };
+                let body = vipps::epayment::CreatePaymentRequest::push_message(
+                    payment.reference.clone(),
+                    amount(payment.amount),
+                    customer,
+                    payment.description.clone(),
+                );
+                self.vipps
+                    .create_payment(&body, &payment.idempotency_key)
+                    .await
+                    .map_err(failure)?;
+                Ok(Response::PaymentCreated)
+            }
+            Request::GetPayment { reference } => {
+                let payment = self.vipps.get_payment(&reference).await.map_err(failure)?;
+                let state = match payment.state {
+                    vipps::epayment::State::Created => PaymentState::Created,
+                    vipps::epayment::State::Authorized => PaymentState::Authorized,
+                    vipps::epayment::State::Aborted => PaymentState::Aborted,
+                    vipps::epayment::State::Expired => PaymentState::Expired,
+                    vipps::epayment::State::Terminated => PaymentState::Terminated,
+                    other => {
+                        warn!(?other, "unknown ePayment state; looking again later");
+                        return Err(Failure::Timeout(format!("unknown payment state {other:?}")));
+                    }
+                };
+                debug!(%reference, ?state, "payment looked up");
+                Ok(Response::Payment { state })
+            }
+        }
+    }
+}
+
+/// A flow amount as a Vipps amount.
+pub fn amount(money: flow::Money) -> vipps::epayment::Amount {
+    vipps::epayment::Amount {
+        currency: money.currency.code().to_owned(),
+        value: money.minor,
+    }
+}
+
+/// A Vipps error as the lane sees it: nothing sent, outcome unknown, or a definitive answer.
+pub fn failure(error: vipps::Error) -> Failure {
+    match error {
+        vipps::Error::Unreachable(e) => Failure::Unreachable(e.to_string()),
+        vipps::Error::Timeout(e) => Failure::Timeout(e.to_string()),
+        vipps::Error::Api(problem) => Failure::Rejected {
+            status: problem.status,
+            code: problem.error_code.clone(),
+            detail: problem
+                .detail
+                .clone()
+                .or_else(|| problem.title.clone())
+                .unwrap_or_else(|| format!("HTTP {}", problem.status)),
+        },
+        other => Failure::Local(other.to_string()),
+    }
+}

@@ -1,0 +1,196 @@
+//! The outbox relay: delivers queued captures, cancels and loyalty events to Vipps until each is
+//! accepted, with exponential backoff and jitter, and reports each item's end to the lane.
+//!
+//! Items are written by the driver in the same transaction as the lane state that caused them
+//! (see `driver`). Their keys (idempotency keys, event ids) were fixed by the lane before that,
+//! so a replay after a crash is the same request again, which Vipps deduplicates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flow::{OutboxItem, Settlement, UnixMillis};
+use tokio::sync::{Notify, mpsc};
+use tracing::{error, info, warn};
+
+use crate::config::OutboxSettings;
+
+/// Turns a lane outbox item into a durable record: a Vipps operation serialized as JSON.
+pub fn record(item: &OutboxItem, at: UnixMillis) -> Result<store::OutboxRecord, serde_json::Error> {
+    let (kind, operation) = match item {
+        OutboxItem::Capture {
+            reference,
+            amount,
+            idempotency_key,
+        } => (
+            "capture",
+            vipps::Operation::Capture {
+                reference: reference.clone(),
+                amount: crate::effects::amount(*amount),
+                idempotency_key: idempotency_key.clone(),
+            },
+        ),
+        OutboxItem::Cancel {
+            reference,
+            idempotency_key,
+        } => (
+            "cancel",
+            vipps::Operation::Cancel {
+                reference: reference.clone(),
+                idempotency_key: idempotency_key.clone(),
+            },
+        ),
+        OutboxItem::Loyalty(event) => (
+            "loyalty",
+            vipps::Operation::Loyalty(crate::loyalty::event(event)),
+        ),
+    };
+    Ok(store::OutboxRecord {
+        key: item.key().to_owned(),
+        kind: kind.to_owned(),
+        reference: item.reference().map(str::to_owned),
+        payload: serde_json::to_string(&operation)?,
+        created_at: at,
+    })
+}
+
+/// What the lane hears when an operation went through.
+fn settlement(operation: &vipps::Operation) -> Option<Settlement> {
+    match operation {
+        vipps::Operation::Capture {
+            reference, amount, ..
+        } => Some(Settlement::Captured {
+            reference: reference.clone(),
+            amount: flow::Money::new(flow::Currency::from_code(&amount.currency)?, amount.value),
+        }),
+        vipps::Operation::Cancel { reference, .. } => Some(Settlement::Cancelled {
+            reference: reference.clone(),
+        }),
+        vipps::Operation::Loyalty(event) => Some(Settlement::LoyaltyDelivered {
+            event_id: event.event_id.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The delay before attempt `attempts + 1`: `min · 2^attempts`, capped at `max`, with ±20 %
+/// jitter so that many tills coming back online do not retry in step.
+pub fn backoff(settings: &OutboxSettings, attempts: u32, jitter: f64) -> Duration {
+    let base = settings
+        .retry_min
+        .saturating_mul(1u32 << attempts.min(20))
+        .min(settings.retry_max);
+    base.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
+}
+
+/// The relay task.
+#[derive(Debug)]
+pub struct Relay {
+    /// Where items are.
+    pub store: store::Store,
+    /// Where they go.
+    pub vipps: vipps::Client,
+    /// Schedule.
+    pub settings: OutboxSettings,
+    /// Woken when the driver queues something.
+    pub nudge: Arc<Notify>,
+    /// Where settlements go.
+    pub settled: mpsc::Sender<Settlement>,
+}
+
+impl Relay {
+    /// Runs until the driver is gone.
+    pub async fn run(self) {
+        loop {
+            let now = crate::clock::wall_now();
+            let due = match self.store.due(now, 64).await {
+                Ok(due) => due,
+                Err(e) => {
+                    error!("outbox unreadable: {e}");
+                    Vec::new()
+                }
+            };
+            for row in due {
+                if !self.deliver(row).await {
+                    return;
+                }
+            }
+            let wait = match self.store.next_due_at().await {
+                Ok(Some(at)) => Duration::from_millis(
+                    u64::try_from(at.0 - crate::clock::wall_now().0).unwrap_or(0),
+                ),
+                Ok(None) => Duration::from_secs(3600),
+                Err(_) => self.settings.retry_min,
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = self.nudge.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Delivers one item. Returns false when the lane is gone and the relay should stop.
+    async fn deliver(&self, row: store::OutboxRow) -> bool {
+        let now = crate::clock::wall_now();
+        let operation: vipps::Operation = match serde_json::from_str(&row.payload) {
+            Ok(op) => op,
+            Err(e) => {
+                error!(key = %row.key, "outbox item unreadable, moved to dead letters: {e}");
+                let _ = self
+                    .store
+                    .mark_dead(row.id, &format!("unreadable: {e}"), now)
+                    .await;
+                return true;
+            }
+        };
+        match self.vipps.execute(&operation).await {
+            Ok(()) => {
+                info!(key = %row.key, kind = %row.kind, "outbox item delivered");
+                if let Err(e) = self.store.mark_delivered(row.id, now).await {
+                    // It will be sent again; Vipps deduplicates by key.
+                    warn!(key = %row.key, "delivered but not marked: {e}");
+                }
+                if let Some(settlement) = settlement(&operation) {
+                    return self.settled.send(settlement).await.is_ok();
+                }
+            }
+            Err(e) => {
+                let age =
+                    Duration::from_millis(u64::try_from(now.0 - row.created_at.0).unwrap_or(0));
+                let reason = e.to_string();
+                if age >= self.settings.give_up_after || !e.is_retryable_later() {
+                    error!(key = %row.key, kind = %row.kind, "outbox item given up: {reason}");
+                    let _ = self.store.mark_dead(row.id, &reason, now).await;
+                } else {
+                    let delay = backoff(&self.settings, row.attempts, rand::random());
+                    warn!(key = %row.key, kind = %row.kind, attempt = row.attempts + 1, ?delay, "outbox delivery failed: {reason}");
+                    let next =
+                        UnixMillis(now.0 + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                    let _ = self.store.mark_failed(row.id, &reason, next).await;
+                }
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let settings = OutboxSettings {
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            give_up_after: Duration::from_secs(3600),
+        };
+        assert_eq!(backoff(&settings, 0, 0.5), Duration::from_secs(1));
+        assert_eq!(backoff(&settings, 3, 0.5), Duration::from_secs(8));
+        assert_eq!(backoff(&settings, 30, 0.5), Duration::from_secs(60));
+        assert_eq!(backoff(&settings, 0, 0.0), Duration::from_millis(800));
+        assert_eq!(backoff(&settings, 0, 1.0), Duration::from_millis(1200));
+    }
+}

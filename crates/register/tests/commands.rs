@@ -1,0 +1,214 @@
+//! Commands over a real socket: every command reaches the daemon as the right request and gets
+//! exactly one answer; malformed input gets the documented error and the connection stays usable.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestServer, barcode};
+use flow::{Basket, BasketLine, Command as Lane, Currency, Money};
+use register::IncomingRequest;
+
+#[tokio::test]
+async fn every_command_reaches_the_daemon_and_gets_one_answer() {
+    let mut server = TestServer::start().await;
+    let mut seen = server.run_daemon();
+    let mut client = server.connect().await;
+
+    let cases = [
+        (
+            r#"{"v":1,"id":1,"type":"basket","total":{"currency":"NOK","value":49900},"lines":[{"name":"Coffee","quantity":2,"total":9800}]}"#,
+            r#"{"v":1,"type":"reply","id":1,"result":{}}"#,
+            IncomingRequest::Lane(Lane::Basket(Basket {
+                total: Money::new(Currency::Nok, 49_900),
+                lines: vec![BasketLine {
+                    name: "Coffee".to_owned(),
+                    quantity: 2,
+                    total: 9_800,
+                }],
+            })),
+        ),
+        (
+            r#"{"v":1,"id":"p-2","type":"pay"}"#,
+            r#"{"v":1,"type":"reply","id":"p-2","result":{}}"#,
+            IncomingRequest::Lane(Lane::Pay),
+        ),
+        (
+            r#"{"type":"enroll","id":3,"v":1}"#,
+            r#"{"v":1,"type":"reply","id":3,"result":{}}"#,
+            IncomingRequest::Lane(Lane::Enroll),
+        ),
+        (
+            r#"{"v":1,"id":4,"type":"cancel"}"#,
+            r#"{"v":1,"type":"reply","id":4,"result":{}}"#,
+            IncomingRequest::Lane(Lane::Cancel),
+        ),
+        (
+            r#"{"v":1,"id":5,"type":"reset"}"#,
+            r#"{"v":1,"type":"reply","id":5,"result":{}}"#,
+            IncomingRequest::Lane(Lane::Reset),
+        ),
+        (
+            r#"{"v":1,"id":6,"type":"phone","number":"12345678"}"#,
+            r#"{"v":1,"type":"reply","id":6,"result":{}}"#,
+            IncomingRequest::Lane(Lane::Phone {
+                number: "12345678".to_owned(),
+            }),
+        ),
+        (
+            r#"{"v":1,"id":7,"type":"phone","number":"x"}"#,
+            r#"{"v":1,"type":"error","id":7,"code":"invalid_phone","message":"not a phone number"}"#,
+            IncomingRequest::Lane(Lane::Phone {
+                number: "x".to_owned(),
+            }),
+        ),
+        (
+            r#"{"v":1,"id":8,"type":"status"}"#,
+            r#"{"v":1,"type":"reply","id":8,"result":{"lane":"lane1","session":null,"customer":null,"member":null,"enrolling":false,"basket":null,"payment":null,"scanners":[],"outboxPending":null,"outboxDead":null,"vippsReachable":null}}"#,
+            IncomingRequest::Status,
+        ),
+    ];
+    for (command, answer, request) in cases {
+        assert_eq!(client.ask(command).await, answer, "{command}");
+        assert_eq!(seen.recv().await.unwrap(), request, "{command}");
+    }
+    // `subscribe` is the server's own business: the daemon never sees it.
+    let reply = client.ask(r#"{"v":1,"id":9,"type":"subscribe"}"#).await;
+    assert!(
+        reply.starts_with(r#"{"v":1,"type":"reply","id":9,"result":{"boot":""#),
+        "{reply}"
+    );
+    assert!(seen.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn malformed_input_gets_the_right_error_and_the_connection_stays_usable() {
+    let mut server = TestServer::start_with(|c| c.max_line = 1024).await;
+    let _seen = server.run_daemon();
+    let mut client = server.connect().await;
+    let mut other = server.connect().await;
+    other.send(r#"{"v":1,"id":"o","type":"subscribe"}"#).await;
+    other.line().await.unwrap();
+
+    let long = format!(
+        r#"{{"v":1,"id":1,"type":"phone","number":"{}"}}"#,
+        "1".repeat(2000)
+    );
+    let cases: Vec<(&str, &str)> = vec![
+        ("{not json", r#""id":null,"code":"bad_json""#),
+        ("[1,2,3]", r#""id":null,"code":"bad_request""#),
+        (
+            r#"{"v":1,"type":"pay"}"#,
+            r#""id":null,"code":"bad_request","message":"missing field `id`"}"#,
+        ),
+        (
+            r#"{"v":1,"id":1.5,"type":"pay"}"#,
+            r#""id":null,"code":"bad_request""#,
+        ),
+        (
+            r#"{"v":1,"id":2,"type":"refund"}"#,
+            r#""id":2,"code":"unknown_command""#,
+        ),
+        (
+            r#"{"v":2,"id":3,"type":"pay"}"#,
+            r#""id":3,"code":"unsupported_version""#,
+        ),
+        (
+            r#"{"id":4,"type":"pay"}"#,
+            r#""id":4,"code":"bad_request","message":"missing field `v` (the protocol version, 1)"}"#,
+        ),
+        (
+            r#"{"v":1,"id":5,"type":"phone","number":12345678}"#,
+            r#""id":5,"code":"bad_request","message":"invalid field `number`: expected a string"}"#,
+        ),
+        (
+            r#"{"v":1,"id":6,"type":"basket","total":{"currency":"NOK","value":"499.00"}}"#,
+            r#""id":6,"code":"bad_request","message":"invalid field `total.value`: expected an integer number of minor units"}"#,
+        ),
+        (
+            r#"{"v":1,"id":7,"type":"subscribe","since":"x"}"#,
+            r#""id":7,"code":"bad_request","message":"invalid field `since`"#,
+        ),
+        (
+            &long,
+            r#""id":null,"code":"line_too_long","message":"the line is longer than 1024 bytes; it was skipped up to its newline"}"#,
+        ),
+    ];
+    for (line, expected) in &cases {
+        let answer = client.ask(line).await;
+        assert!(
+            answer.starts_with(r#"{"v":1,"type":"error","#) && answer.contains(expected),
+            "{line}\n -> {answer}"
+        );
+    }
+    // Blank lines and CRLF endings are fine; the connection still works.
+    client.send("").await;
+    client.send("   ").await;
+    assert_eq!(
+        client
+            .ask("{\"v\":1,\"id\":\"ok\",\"type\":\"pay\"}\r")
+            .await,
+        r#"{"v":1,"type":"reply","id":"ok","result":{}}"#
+    );
+    // The other client saw none of it, and still gets events.
+    server.handle.publish(barcode("after"));
+    let event = other.json().await;
+    assert_eq!(event["data"], "after");
+}
+
+#[tokio::test]
+async fn an_overlong_line_sent_in_pieces_costs_one_error_and_nothing_else() {
+    let mut server = TestServer::start_with(|c| c.max_line = 1024).await;
+    let _seen = server.run_daemon();
+    let mut client = server.connect().await;
+    use tokio::io::AsyncWriteExt;
+    // 100 KiB without a newline, in chunks, then the end of the line and a good command.
+    let chunk = vec![b'x'; 4096];
+    for _ in 0..25 {
+        client.write.write_all(&chunk).await.unwrap();
+    }
+    client.send(r#"still the same line"}"#).await;
+    client.send(r#"{"v":1,"id":2,"type":"cancel"}"#).await;
+    let first = client.line().await.unwrap();
+    assert!(first.contains(r#""code":"line_too_long""#), "{first}");
+    assert_eq!(
+        client.line().await.unwrap(),
+        r#"{"v":1,"type":"reply","id":2,"result":{}}"#
+    );
+}
+
+#[tokio::test]
+async fn commands_may_be_pipelined_and_each_gets_its_own_answer() {
+    let mut server = TestServer::start().await;
+    let _seen = server.run_daemon();
+    let mut client = server.connect().await;
+    let mut batch = String::new();
+    for id in 1..=20 {
+        batch.push_str(&format!("{{\"v\":1,\"id\":{id},\"type\":\"pay\"}}\n"));
+    }
+    use tokio::io::AsyncWriteExt;
+    client.write.write_all(batch.as_bytes()).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 1..=20 {
+        let answer = client.json().await;
+        assert_eq!(answer["type"], "reply");
+        ids.push(answer["id"].as_u64().unwrap());
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_client_that_stops_sending_still_gets_its_answer() {
+    let mut server = TestServer::start().await;
+    let _seen = server.run_daemon();
+    let mut client = server.connect().await;
+    client.send(r#"{"v":1,"id":1,"type":"pay"}"#).await;
+    use tokio::io::AsyncWriteExt;
+    client.write.shutdown().await.unwrap();
+    assert_eq!(
+        client.line().await.unwrap(),
+        r#"{"v":1,"type":"reply","id":1,"result":{}}"#
+    );
+    // Not subscribed and nothing pending: the server closes the connection.
+    assert_eq!(client.line().await, None);
+}

@@ -1,0 +1,63 @@
+//! Check-in API: the "you are a member" screen in the customer's Vipps app.
+//!
+//! Vipps calls this API a proof of concept (Vipps only, Norwegian numbers, does not work in the
+//! test environment); the daemon treats a failure as cosmetic.
+
+use reqwest::Method;
+use serde::Serialize;
+use tracing::debug;
+
+use crate::client::{Auth, Body, Call, Client, Retry};
+use crate::error::Error;
+use crate::mask;
+
+/// The body of `POST /point-of-sale/v1/loyalty-check-in`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckInRequest<'a> {
+    /// The customer's MSISDN (the API takes Norwegian numbers only: `47` and 8 digits).
+    pub phone_number: &'a str,
+    /// Whether the customer is a member; `false` shows nothing (as Vipps intends).
+    pub is_member: bool,
+}
+
+impl Client {
+    /// Shows the check-in screen in the customer's app (`POST
+    /// /point-of-sale/v1/loyalty-check-in`). Retried when safe: a repeat only shows the same
+    /// screen again. Vipps answers with a GUID for support cases, logged at debug level.
+    pub async fn check_in(&self, phone_number: &str, is_member: bool) -> Result<(), Error> {
+        if !mask::is_msisdn(phone_number) {
+            return Err(Error::InvalidArgument(
+                "the check-in phone number must be an MSISDN (10 to 15 digits)".to_owned(),
+            ));
+        }
+        let call = Call {
+            what: "checkin",
+            method: Method::POST,
+            url: self.url("/point-of-sale/v1/loyalty-check-in")?,
+            auth: Auth::AccessToken,
+            subscription_key: true,
+            idempotency_key: None,
+            body: Body::json(&CheckInRequest {
+                phone_number,
+                is_member,
+            })?,
+            retry: Retry::Safe,
+        };
+        let answer = self.send(&call).await?;
+        // The reference is for support cases only: an odd body is not worth failing over.
+        let reference = serde_json::from_slice::<String>(&answer.body).unwrap_or_else(|_| {
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(80)
+                .collect()
+        });
+        debug!(
+            msisdn = %mask::msisdn(phone_number),
+            is_member,
+            %reference,
+            "checked in"
+        );
+        Ok(())
+    }
+}
