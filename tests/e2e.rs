@@ -128,7 +128,7 @@ retry_max = "1s"
             events,
             seen: Vec::new(),
         };
-        till.events.subscribe(None).await.expect("subscribe");
+        till.events.subscribe(Some(0)).await.expect("subscribe");
         till.expect("scanner", &[("status", "connected")]).await;
         till
     }
@@ -256,6 +256,7 @@ async fn member_scans_is_checked_in_pays_and_is_captured() {
     assert_eq!(
         till.trail(),
         [
+            "scanner:connected",
             "session:started",
             "customer:identified",
             "checkin:sent",
