@@ -14,6 +14,16 @@ use crate::effects::Effects;
 use crate::outbox::Relay;
 use crate::scanners::ScannerBoard;
 
+/// How an embedding program (demo mode) joins in: scanners it feeds itself, and where to send
+/// the handles once everything listens.
+#[derive(Debug)]
+pub struct Embed {
+    /// Receives the handles once the daemon is ready.
+    pub started: tokio::sync::oneshot::Sender<Running>,
+    /// Scanners that are not in the configuration, fed through [`Running::scans`].
+    pub virtual_scanners: Vec<(String, flow::ScannerRole)>,
+}
+
 /// A running daemon's handles, for demo mode and tests that embed it.
 #[derive(Debug)]
 pub struct Running {
@@ -47,12 +57,11 @@ pub fn vipps_client(config: &Config) -> anyhow::Result<vipps::Client> {
     Ok(client)
 }
 
-/// Runs the daemon until `shutdown` completes. `started` receives the handles once everything is
-/// listening.
+/// Runs the daemon until `shutdown` completes.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
-    started: Option<tokio::sync::oneshot::Sender<Running>>,
+    embed: Option<Embed>,
 ) -> anyhow::Result<()> {
     let store = store::Store::open(&config.store_path)
         .await
@@ -91,6 +100,16 @@ pub async fn run(
         let source = crate::sources::serial(settings)?;
         let tx = scans_tx.clone();
         tokio::spawn(source.run(tx));
+    }
+    let (started, virtual_scanners) = match embed {
+        Some(Embed {
+            started,
+            virtual_scanners,
+        }) => (Some(started), virtual_scanners),
+        None => (None, Vec::new()),
+    };
+    for (name, role) in &virtual_scanners {
+        board.add(name, *role);
     }
 
     let nudge = Arc::new(Notify::new());

@@ -65,6 +65,9 @@ const CUSTOMERS: &[DemoCustomer] = &[
 
 const WARES: &str = "7038010069307";
 
+/// The demo's scanner: the terminal. It scans both wares and customers, like a till's own scanner.
+const VIRTUAL_SCANNER: &str = "terminal";
+
 /// One step of a scenario.
 enum Step {
     /// The customer scanner reads this.
@@ -177,7 +180,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         async {
             let _ = stop_rx.await;
         },
-        Some(started_tx),
+        Some(app::Embed {
+            started: started_tx,
+            virtual_scanners: vec![(VIRTUAL_SCANNER.to_owned(), flow::ScannerRole::Cashier)],
+        }),
     ));
     let running = started_rx
         .await
@@ -351,7 +357,7 @@ async fn scan(running: &Running, data: &str) -> anyhow::Result<()> {
     running
         .scans
         .send(scanner::ScannerEvent {
-            scanner: "virtual".into(),
+            scanner: VIRTUAL_SCANNER.into(),
             kind: scanner::ScannerEventKind::Scan(scanner::Scan {
                 symbology: None,
                 data: data.to_owned(),

@@ -35,7 +35,16 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::CheckConfig { config } => match loyaltyd::config::Config::load(&config) {
+        Cmd::CheckConfig { config } => match loyaltyd::config::Config::load(&config)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| {
+                // Build what start-up builds from the settings, so its checks run here too.
+                loyaltyd::app::vipps_client(&c)?;
+                for scanner in &c.scanners {
+                    loyaltyd::sources::serial(scanner)?;
+                }
+                Ok(c)
+            }) {
             Ok(c) => {
                 println!(
                     "{}: ok (lane {}, {} scanner(s), Vipps {})",

@@ -1,0 +1,136 @@
+//! The `loyaltyd` command line as a user meets it: the README's demo command, the canned
+//! scenarios, and `check-config` on good and broken files.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_loyaltyd");
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn run(args: &[&str]) -> std::process::Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(WAIT, child)
+        .await
+        .expect("loyaltyd finished in time")
+        .expect("loyaltyd ran")
+}
+
+#[tokio::test]
+async fn every_listed_scenario_runs_to_its_expected_end() {
+    let listed = run(&["demo", "--list-scenarios"]).await;
+    assert!(listed.status.success());
+    let listed = String::from_utf8(listed.stdout).expect("utf-8");
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        ["member-pays", "enroll-then-pay", "declined"]
+            .iter()
+            .all(|n| names.contains(n)),
+        "{listed}"
+    );
+    for name in names {
+        let out = run(&["demo", "--scenario", name]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "scenario {name} failed:\n{stderr}");
+        assert!(stderr.contains(&format!("scenario {name}: ok")), "{stderr}");
+        // Standard output is the register's view: JSON lines only.
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        }
+    }
+    let unknown = run(&["demo", "--scenario", "no-such-thing"]).await;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there are: member-pays"));
+}
+
+#[tokio::test]
+async fn interactive_demo_takes_scans_and_cashier_commands_on_stdin() {
+    let mut demo = Command::new(BIN)
+        .arg("demo")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the demo");
+    let mut stdin = demo.stdin.take().expect("stdin");
+    let mut events = BufReader::new(demo.stdout.take().expect("stdout")).lines();
+    let mut wait_for = async |kind: &str, fields: &[(&str, &str)]| {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let line = tokio::time::timeout_at(deadline, events.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} {fields:?} from the demo"))
+                .expect("read")
+                .expect("demo still running");
+            let event: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            if loyaltyd::demo::event_matches(&event, kind, fields) {
+                return event;
+            }
+        }
+    };
+    stdin
+        .write_all(b"https://qr.vipps.no/28/2/01/031/4712345678?v=1\n")
+        .await
+        .expect("scan");
+    wait_for("customer", &[("member", "true")]).await;
+    stdin
+        .write_all(b"7038010069307\n/basket 499.00\n/pay\n")
+        .await
+        .expect("commands");
+    wait_for("barcode", &[("data", "7038010069307"), ("role", "cashier")]).await;
+    let captured = wait_for("payment", &[("status", "captured")]).await;
+    assert_eq!(captured["amount"]["value"], 49_900);
+    stdin.write_all(b"/quit\n").await.expect("quit");
+    let status = tokio::time::timeout(WAIT, demo.wait())
+        .await
+        .expect("the demo stops on /quit")
+        .expect("exit status");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn check_config_accepts_the_example_and_names_key_and_line_of_a_mistake() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = include_str!("../config/loyaltyd.example.toml");
+    // Secret files next to the config, private, as the example describes.
+    for name in ["client_secret", "subscription_key"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "not-a-real-secret\n").expect("write secret");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    }
+    let good = dir.path().join("config.toml");
+    std::fs::write(&good, example).expect("write config");
+    let out = run(&["check-config", "--config", good.to_str().expect("utf-8")]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (lane till-1, 2 scanner(s)"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, example.replace("baud = 9600", "baud = \"fast\"")).expect("write");
+    let out = run(&["check-config", "--config", bad.to_str().expect("utf-8")]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = 1 + example
+        .lines()
+        .position(|l| l == "baud = 9600")
+        .expect("the example sets baud");
+    assert!(
+        stderr.contains(&format!("line {line}")) && stderr.contains("expected u32"),
+        "{stderr}"
+    );
+}
