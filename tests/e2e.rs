@@ -20,7 +20,7 @@ const NEW_CUSTOMER: &str = "4798765432";
 const WAIT: Duration = Duration::from_secs(20);
 
 struct Till {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     sim: vipps_sim::SimHandle,
     daemon: Child,
     /// The scanner's end of the line: what we write here, loyaltyd reads from the pty.
@@ -106,12 +106,13 @@ retry_max = "1s"
         )
         .expect("config");
 
+        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
         let daemon = Command::new(env!("CARGO_BIN_EXE_loyaltyd"))
             .args(["run", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("start loyaltyd");
@@ -119,7 +120,7 @@ retry_max = "1s"
         let events = connect(&socket).await;
         let register = connect(&socket).await;
         let mut till = Self {
-            _dir: dir,
+            dir,
             sim,
             daemon,
             scanner: master,
@@ -158,8 +159,9 @@ retry_max = "1s"
                 .await
                 .unwrap_or_else(|_| {
                     panic!(
-                        "no {kind} event with {fields:?} within {WAIT:?}; seen: {:#?}",
-                        self.seen
+                        "no {kind} event with {fields:?} within {WAIT:?}; seen: {:#?}\ndaemon log:\n{}",
+                        self.seen,
+                        self.log()
                     )
                 })
                 .expect("event stream")
@@ -169,6 +171,11 @@ retry_max = "1s"
                 return event;
             }
         }
+    }
+
+    /// What the daemon has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
     /// The types and statuses of the events seen so far, for order assertions.
@@ -274,6 +281,44 @@ async fn member_scans_is_checked_in_pays_and_is_captured() {
     assert_eq!(payment.customer_phone.as_deref(), Some(MEMBER));
     let check_ins = till.sim.check_ins();
     assert_eq!(check_ins.len(), 1);
+    till.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_info_level_hold_no_phone_number_and_no_secret() {
+    let sim_config = fast_sim();
+    let mut till = Till::start(sim_config.clone()).await;
+    till.sim
+        .set_customer(NEW_CUSTOMER, script(vipps_sim::PaymentBehavior::Approve));
+    till.sim.map_qr_token(NEW_QR, NEW_CUSTOMER);
+    // A sale with everything that carries a number: scan, typed number, enrollment, payment.
+    till.scan(NEW_QR).await;
+    till.expect("customer", &[("member", "false")]).await;
+    till.command(r#"{"v":1,"id":1,"type":"enroll"}"#).await;
+    till.expect("enrollment", &[("status", "completed")]).await;
+    till.command(r#"{"v":1,"id":2,"type":"phone","number":"+47 123 45 678"}"#)
+        .await;
+    till.expect("customer", &[("status", "identified")]).await;
+    till.command(r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":2500}}"#)
+        .await;
+    till.command(r#"{"v":1,"id":4,"type":"pay"}"#).await;
+    till.expect("payment", &[("status", "captured")]).await;
+    let log = till.log();
+    assert!(
+        log.contains("loyaltyd ready"),
+        "the log was captured:\n{log}"
+    );
+    for secret in [
+        NEW_CUSTOMER,
+        MEMBER,
+        &sim_config.client_secret,
+        &sim_config.subscription_key,
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} appears in the log:\n{log}"
+        );
+    }
     till.stop().await;
 }
 

@@ -186,10 +186,18 @@ impl Driver {
                     Ok(record) => writes.push(store::Write::Enqueue(record)),
                     Err(e) => error!(key = item.key(), "cannot queue outbox item: {e}"),
                 },
-                other => {
-                    // Everything queued so far must be durable before this output happens.
+                // Everything queued so far must be durable before any of these happen.
+                Output::Call { id, request } => {
                     durable &= self.flush(&mut writes).await;
-                    self.carry_out(other, durable).await;
+                    self.call(id, request, durable);
+                }
+                Output::Notify(notice) => {
+                    durable &= self.flush(&mut writes).await;
+                    self.register.publish(register::Event::from_notice(&notice));
+                }
+                Output::Reply { token, result } => {
+                    durable &= self.flush(&mut writes).await;
+                    self.reply(token, result);
                 }
             }
         }
@@ -217,38 +225,30 @@ impl Driver {
         }
     }
 
-    async fn carry_out(&mut self, output: Output, durable: bool) {
-        match output {
-            Output::Call { id, request } => {
-                if !durable {
-                    // What this call depends on was not recorded: do not send it.
-                    let failure = Failure::Local(
-                        "the local database could not record the step before this call".to_owned(),
-                    );
-                    let _ = self.results_tx.send((id, Err(failure))).await;
-                    return;
-                }
-                let effects = Arc::clone(&self.effects);
-                let results = self.results_tx.clone();
-                tokio::spawn(async move {
-                    let result = effects.perform(request).await;
-                    // The driver may be gone at shutdown; nothing to do then.
-                    let _ = results.send((id, result)).await;
-                });
-            }
-            Output::Notify(notice) => {
-                self.register.publish(register::Event::from_notice(&notice));
-            }
-            Output::Reply { token, result } => {
-                if let Some(responder) = self.replies.remove(&token) {
-                    match result {
-                        Ok(()) => responder.accept(),
-                        Err(rejection) => responder.reject(&rejection),
-                    }
-                }
-            }
-            Output::Persist(_) | Output::Enqueue(_) => {
-                unreachable!("persist and enqueue are batched by drain")
+    fn call(&self, id: RequestId, request: flow::Request, durable: bool) {
+        let effects = Arc::clone(&self.effects);
+        let results = self.results_tx.clone();
+        // The answer always comes back through the channel, never inline, so the lane sees it as
+        // a later input (and the driver never waits on its own channel).
+        tokio::spawn(async move {
+            let result = if durable {
+                effects.perform(request).await
+            } else {
+                // What this call depends on was not recorded: it is not sent.
+                Err(Failure::Local(
+                    "the local database could not record the step before this call".to_owned(),
+                ))
+            };
+            // The driver may be gone at shutdown; nothing to do then.
+            let _ = results.send((id, result)).await;
+        });
+    }
+
+    fn reply(&mut self, token: u64, result: Result<(), flow::Rejection>) {
+        if let Some(responder) = self.replies.remove(&token) {
+            match result {
+                Ok(()) => responder.accept(),
+                Err(rejection) => responder.reject(&rejection),
             }
         }
     }
