@@ -453,6 +453,11 @@ async fn wares_barcodes_pass_through_without_disturbing_the_customer() {
     assert_eq!(barcode["scanner"], "customer");
     let status = till.command(r#"{"v":1,"id":9,"type":"status"}"#).await;
     assert_eq!(status["result"]["customer"], "+4712345678", "{status}");
+    assert_eq!(status["result"]["vippsReachable"], true, "{status}");
+    assert_eq!(
+        status["result"]["scanners"][0]["state"], "connected",
+        "{status}"
+    );
     assert!(
         !till.trail().iter().any(|t| t == "session:ended"),
         "{:?}",

@@ -374,8 +374,6 @@ pub enum RejectCode {
     InvalidPhone,
     /// The basket total is not a payable amount (currency, minimum).
     InvalidAmount,
-    /// Vipps cannot be reached, so payment by Vipps is unavailable right now.
-    VippsUnavailable,
 }
 
 impl RejectCode {
@@ -391,7 +389,6 @@ impl RejectCode {
             Self::NothingToCancel => "nothing_to_cancel",
             Self::InvalidPhone => "invalid_phone",
             Self::InvalidAmount => "invalid_amount",
-            Self::VippsUnavailable => "vipps_unavailable",
         }
     }
 }

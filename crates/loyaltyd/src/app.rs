@@ -113,6 +113,7 @@ pub async fn run(
     }
 
     let nudge = Arc::new(Notify::new());
+    let health = Arc::new(crate::effects::VippsHealth::default());
     let (settled_tx, settled_rx) = mpsc::channel(256);
     tokio::spawn(
         Relay {
@@ -121,6 +122,7 @@ pub async fn run(
             settings: config.outbox.clone(),
             nudge: Arc::clone(&nudge),
             settled: settled_tx,
+            health: Arc::clone(&health),
         }
         .run(),
     );
@@ -132,6 +134,7 @@ pub async fn run(
         vipps,
         store: store.clone(),
         login_scope: config.vipps.login_scope.clone(),
+        health,
     });
     let driver = Driver::new(lane, store, effects, register.clone(), nudge, board);
     info!(

@@ -162,8 +162,12 @@ impl Driver {
             }
             register::IncomingRequest::Status => {
                 let outbox = self.store.outbox_stats().await;
-                let status =
-                    crate::status::build(&self.lane.status(), &self.scanners, outbox.as_ref().ok());
+                let status = crate::status::build(
+                    &self.lane.status(),
+                    &self.scanners,
+                    outbox.as_ref().ok(),
+                    self.effects.health.reachable(),
+                );
                 responder.reply_status(status);
             }
         }

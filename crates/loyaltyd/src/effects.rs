@@ -3,6 +3,9 @@
 //!
 //! This is translation only. What to call, when, and what an answer means are the lane's business.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use flow::{Failure, LoginPoll, Msisdn, PaymentCustomer, PaymentState, Request, Response};
@@ -17,14 +20,56 @@ pub struct Effects {
     pub store: store::Store,
     /// Scopes asked for at enrollment.
     pub login_scope: String,
+    /// Whether Vipps answered lately, for `status`.
+    pub health: Arc<VippsHealth>,
+}
+
+/// Whether Vipps answered the last call: shown in `status`, never used for decisions (the lane
+/// decides from each call's own outcome). Starts unknown (0).
+#[derive(Debug, Default)]
+pub struct VippsHealth(AtomicU8);
+
+impl VippsHealth {
+    const ANSWERED: u8 = 1;
+    const SILENT: u8 = 2;
+
+    /// Records a call's outcome: any answer, even an error, means Vipps is reachable.
+    pub fn record<T>(&self, result: &Result<T, vipps::Error>) {
+        let state = match result {
+            Ok(_) | Err(vipps::Error::Api(_)) => Self::ANSWERED,
+            Err(vipps::Error::Unreachable(_) | vipps::Error::Timeout(_)) => Self::SILENT,
+            Err(_) => return,
+        };
+        self.0.store(state, Ordering::Relaxed);
+    }
+
+    /// `Some(true)` if Vipps answered the last call, `Some(false)` if it did not, `None` before
+    /// the first call.
+    pub fn reachable(&self) -> Option<bool> {
+        match self.0.load(Ordering::Relaxed) {
+            Self::ANSWERED => Some(true),
+            Self::SILENT => Some(false),
+            _ => None,
+        }
+    }
 }
 
 impl Effects {
+    /// Awaits a Vipps call, noting whether Vipps answered.
+    async fn vipps<T>(
+        &self,
+        call: impl Future<Output = Result<T, vipps::Error>>,
+    ) -> Result<T, Failure> {
+        let result = call.await;
+        self.health.record(&result);
+        result.map_err(failure)
+    }
+
     /// Carries out one request.
     pub async fn perform(&self, request: Request) -> Result<Response, Failure> {
         match request {
             Request::ExchangeQr { qr } => {
-                let exchanged = self.vipps.qr_exchange(&qr).await.map_err(failure)?;
+                let exchanged = self.vipps(self.vipps.qr_exchange(&qr)).await?;
                 let msisdn = Msisdn::new(&exchanged.msisdn).map_err(|e| Failure::Rejected {
                     status: 200,
                     code: None,
@@ -39,10 +84,8 @@ impl Effects {
                 .map(Response::Member)
                 .map_err(|e| Failure::Local(format!("members directory: {e}"))),
             Request::CheckIn { msisdn } => {
-                self.vipps
-                    .check_in(msisdn.as_str(), true)
-                    .await
-                    .map_err(failure)?;
+                self.vipps(self.vipps.check_in(msisdn.as_str(), true))
+                    .await?;
                 Ok(Response::CheckedIn)
             }
             Request::StartLogin {
@@ -50,15 +93,13 @@ impl Effects {
                 binding_message,
             } => {
                 let started = self
-                    .vipps
-                    .ciba_start(
+                    .vipps(self.vipps.ciba_start(
                         msisdn.as_str(),
                         &self.login_scope,
                         Some(&binding_message),
                         None,
-                    )
-                    .await
-                    .map_err(failure)?;
+                    ))
+                    .await?;
                 Ok(Response::LoginStarted {
                     auth_req_id: started.auth_req_id,
                     expires_in: Duration::from_secs(started.expires_in),
@@ -66,7 +107,7 @@ impl Effects {
                 })
             }
             Request::PollLogin { auth_req_id } => {
-                let poll = self.vipps.ciba_poll(&auth_req_id).await.map_err(failure)?;
+                let poll = self.vipps(self.vipps.ciba_poll(&auth_req_id)).await?;
                 Ok(Response::Login(match poll {
                     vipps::CibaPoll::Pending => LoginPoll::Pending,
                     vipps::CibaPoll::SlowDown => LoginPoll::SlowDown,
@@ -105,14 +146,12 @@ impl Effects {
                     customer,
                     payment.description.clone(),
                 );
-                self.vipps
-                    .create_payment(&body, &payment.idempotency_key)
-                    .await
-                    .map_err(failure)?;
+                self.vipps(self.vipps.create_payment(&body, &payment.idempotency_key))
+                    .await?;
                 Ok(Response::PaymentCreated)
             }
             Request::GetPayment { reference } => {
-                let payment = self.vipps.get_payment(&reference).await.map_err(failure)?;
+                let payment = self.vipps(self.vipps.get_payment(&reference)).await?;
                 let state = match payment.state {
                     vipps::epayment::State::Created => PaymentState::Created,
                     vipps::epayment::State::Authorized => PaymentState::Authorized,

@@ -95,6 +95,8 @@ pub struct Relay {
     pub nudge: Arc<Notify>,
     /// Where settlements go.
     pub settled: mpsc::Sender<Settlement>,
+    /// Whether Vipps answers, for `status`.
+    pub health: Arc<crate::effects::VippsHealth>,
 }
 
 impl Relay {
@@ -145,7 +147,9 @@ impl Relay {
                 return true;
             }
         };
-        match self.vipps.execute(&operation).await {
+        let result = self.vipps.execute(&operation).await;
+        self.health.record(&result);
+        match result {
             Ok(()) => {
                 info!(key = %row.key, kind = %row.kind, "outbox item delivered");
                 if let Err(e) = self.store.mark_delivered(row.id, now).await {

@@ -7,6 +7,7 @@ pub fn build(
     lane: &flow::LaneStatus,
     scanners: &ScannerBoard,
     outbox: Option<&store::OutboxStats>,
+    vipps_reachable: Option<bool>,
 ) -> register::StatusReply {
     register::StatusReply {
         lane: lane.lane_id.clone(),
@@ -30,6 +31,6 @@ pub fn build(
             .collect(),
         outbox_pending: outbox.map(|o| o.pending),
         outbox_dead: outbox.map(|o| o.dead),
-        vipps_reachable: None,
+        vipps_reachable,
     }
 }

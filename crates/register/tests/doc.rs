@@ -54,7 +54,6 @@ fn error_code(code: &str) -> ErrorCode {
         ErrorCode::Rejected(R::NothingToCancel),
         ErrorCode::Rejected(R::InvalidPhone),
         ErrorCode::Rejected(R::InvalidAmount),
-        ErrorCode::Rejected(R::VippsUnavailable),
     ];
     all.into_iter()
         .find(|c| c.as_str() == code)
