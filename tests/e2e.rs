@@ -21,6 +21,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 struct Till {
     dir: tempfile::TempDir,
+    config: PathBuf,
+    socket: PathBuf,
     sim: vipps_sim::SimHandle,
     daemon: Child,
     /// The scanner's end of the line: what we write here, loyaltyd reads from the pty.
@@ -106,21 +108,13 @@ retry_max = "1s"
         )
         .expect("config");
 
-        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
-        let daemon = Command::new(env!("CARGO_BIN_EXE_loyaltyd"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start loyaltyd");
-
+        let daemon = spawn_daemon(dir.path(), &config);
         let events = connect(&socket).await;
         let register = connect(&socket).await;
         let mut till = Self {
             dir,
+            config,
+            socket: socket.clone(),
             sim,
             daemon,
             scanner: master,
@@ -173,6 +167,19 @@ retry_max = "1s"
         }
     }
 
+    /// Kills the daemon with SIGKILL (a power cut, as far as it can tell) and starts it again;
+    /// the register reconnects and subscribes from the start of the new run.
+    async fn crash_and_restart(&mut self) {
+        self.daemon.kill().await.expect("SIGKILL");
+        self.daemon = spawn_daemon(self.dir.path(), &self.config);
+        // The old socket file is stale until the new run replaces it.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.events = connect(&self.socket).await;
+        self.register = connect(&self.socket).await;
+        self.events.subscribe(Some(0)).await.expect("subscribe");
+        self.seen.clear();
+    }
+
     /// What the daemon has logged so far.
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
@@ -200,6 +207,24 @@ retry_max = "1s"
         let _ = self.daemon.kill().await;
         self.sim.shutdown().await;
     }
+}
+
+/// Starts `loyaltyd run`, appending its log to `daemon.log` in `dir`.
+fn spawn_daemon(dir: &std::path::Path, config: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("daemon.log"))
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_loyaltyd"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start loyaltyd")
 }
 
 fn slave_path(slave: &tokio_serial::SerialStream) -> PathBuf {
@@ -462,6 +487,49 @@ async fn wares_barcodes_pass_through_without_disturbing_the_customer() {
         !till.trail().iter().any(|t| t == "session:ended"),
         "{:?}",
         till.trail()
+    );
+    till.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_in_flight_when_the_daemon_dies_is_finished_after_restart() {
+    let mut till = Till::start(fast_sim()).await;
+    // The customer takes a while to approve: the daemon dies meanwhile.
+    till.sim.set_customer(
+        MEMBER,
+        vipps_sim::CustomerScript {
+            payment_delay: Duration::from_secs(2),
+            ..script(vipps_sim::PaymentBehavior::Approve)
+        },
+    );
+    till.scan(MEMBER_QR).await;
+    till.expect("customer", &[("status", "identified")]).await;
+    till.command(r#"{"v":1,"id":1,"type":"basket","total":{"currency":"NOK","value":30000}}"#)
+        .await;
+    till.command(r#"{"v":1,"id":2,"type":"pay"}"#).await;
+    let requested = till.expect("payment", &[("status", "requested")]).await;
+    let reference = requested["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+
+    till.crash_and_restart().await;
+
+    // The new run finds the payment in its journal, follows it to the end, and tells the register.
+    let authorized = till.expect("payment", &[("status", "authorized")]).await;
+    assert_eq!(authorized["reference"], reference.as_str());
+    let captured = till.expect("payment", &[("status", "captured")]).await;
+    assert_eq!(captured["reference"], reference.as_str());
+    let payment = till.sim.payment(&reference).expect("payment at Vipps");
+    assert_eq!(
+        (payment.state.as_str(), payment.captured),
+        ("AUTHORIZED", 30_000)
+    );
+    // One sale, one payment.
+    assert_eq!(till.sim.payments().len(), 1);
+    assert!(
+        till.log()
+            .contains("looking up payments the last run left unfinished")
     );
     till.stop().await;
 }

@@ -30,6 +30,9 @@ pub enum Input {
     },
     /// A durable outbox item reached its end (delivered, or given up).
     Settled(Settlement),
+    /// At start: payments the journal shows as started but not finished by an earlier run. The
+    /// lane looks each up until it is final, and finishes it.
+    Resume(Vec<UnfinishedPayment>),
     /// Time passed; sent when [`crate::Lane::poll_timeout`] is reached.
     Tick,
 }
@@ -72,6 +75,15 @@ pub enum Origin {
     Register(u64),
     /// A physical button at the till; rejections become [`Notice::Rejected`].
     Button,
+}
+
+/// A payment an earlier run started and did not finish (journal state `pending`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedPayment {
+    /// The payment's reference.
+    pub reference: String,
+    /// The amount asked for.
+    pub amount: Money,
 }
 
 /// A cashier action.

@@ -97,7 +97,18 @@ pub struct Lane {
     basket: Option<Basket>,
     session: Option<Session>,
     payment: Option<Payment>,
+    /// Payments of an earlier run, looked up until final.
+    orphans: Vec<Orphan>,
     outputs: VecDeque<Output>,
+}
+
+/// A payment an earlier run started and did not see to its end.
+#[derive(Debug)]
+struct Orphan {
+    reference: String,
+    amount: Money,
+    next_poll: Instant,
+    in_flight: Option<RequestId>,
 }
 
 #[derive(Debug)]
@@ -207,6 +218,7 @@ impl Lane {
             basket: None,
             session: None,
             payment: None,
+            orphans: Vec::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -229,6 +241,15 @@ impl Lane {
             }
             Input::Response { id, result } => self.on_response(now, id, result),
             Input::Settled(settlement) => self.on_settled(settlement),
+            Input::Resume(payments) => {
+                self.orphans.extend(payments.into_iter().map(|p| Orphan {
+                    reference: p.reference,
+                    amount: p.amount,
+                    next_poll: now,
+                    in_flight: None,
+                }));
+                self.tick_orphans(now);
+            }
             Input::Tick => self.on_tick(now),
         }
     }
@@ -265,7 +286,13 @@ impl Lane {
             let idle = self.idle_deadline(s);
             [enrollment, idle].into_iter().flatten().min()
         });
-        [payment, session].into_iter().flatten().min()
+        let orphans = self
+            .orphans
+            .iter()
+            .filter(|o| o.in_flight.is_none())
+            .map(|o| o.next_poll)
+            .min();
+        [payment, session, orphans].into_iter().flatten().min()
     }
 
     /// A snapshot for the register's `status` command.
@@ -354,6 +381,10 @@ impl Lane {
     fn on_response(&mut self, now: Instant, id: RequestId, result: Result<Response, Failure>) {
         if self.payment_awaits(id) {
             self.on_payment_response(now, result);
+            return;
+        }
+        if let Some(i) = self.orphans.iter().position(|o| o.in_flight == Some(id)) {
+            self.on_orphan_response(now, i, result);
             return;
         }
         let Some(session) = &self.session else {
@@ -921,9 +952,16 @@ impl Lane {
     }
 
     fn on_authorized(&mut self, payment: Payment) {
-        let Payment {
-            reference, amount, ..
-        } = payment;
+        self.authorize(payment.reference, payment.amount);
+        // The sale is done: the next customer starts clean.
+        self.basket = None;
+        if self.session.is_some() {
+            self.end_session(EndReason::Paid);
+        }
+    }
+
+    /// Records an authorized payment, queues its capture, and tells the register.
+    fn authorize(&mut self, reference: String, amount: Money) {
         self.persist(JournalEntry::Progressed {
             reference: reference.clone(),
             state: JournalState::Authorized,
@@ -939,28 +977,28 @@ impl Lane {
             amount,
             status: PaymentStatus::Authorized,
         });
-        // The sale is done: the next customer starts clean.
-        self.basket = None;
-        if self.session.is_some() {
-            self.end_session(EndReason::Paid);
-        }
     }
 
     fn on_payment_failed(&mut self, payment: Payment, reason: FailReason, detail: &str) {
+        self.fail(payment.reference, payment.amount, reason, detail);
+        // The customer stays identified: the cashier may press Pay again or cancel.
+    }
+
+    /// Records a failed payment and tells the register.
+    fn fail(&mut self, reference: String, amount: Money, reason: FailReason, detail: &str) {
         self.persist(JournalEntry::Progressed {
-            reference: payment.reference.clone(),
+            reference: reference.clone(),
             state: JournalState::Failed,
             at: self.wall,
         });
         self.notify(Notice::Payment {
-            reference: payment.reference,
-            amount: payment.amount,
+            reference,
+            amount,
             status: PaymentStatus::Failed {
                 reason,
                 detail: detail.to_owned(),
             },
         });
-        // The customer stays identified: the cashier may press Pay again or cancel.
     }
 
     /// Cancels the pending payment, if any, at Vipps (through the outbox). Returns whether there
@@ -1008,10 +1046,64 @@ impl Lane {
         }
     }
 
+    // ----- payments of an earlier run ---------------------------------------------------------
+
+    /// Finishes a payment an earlier run left unfinished. Authorized means the customer approved
+    /// that sale in the app (and saw it as paid), so it is captured and the register told, as if
+    /// the daemon had never stopped; the register matches it by reference. Anything final but
+    /// authorized is a failed payment. Until it is final it is looked up like any other payment:
+    /// a network error is never an outcome.
+    fn on_orphan_response(
+        &mut self,
+        now: Instant,
+        index: usize,
+        result: Result<Response, Failure>,
+    ) {
+        let outcome = match result {
+            Ok(Response::Payment { state }) => match state {
+                PaymentState::Created => None,
+                PaymentState::Authorized => Some(Ok(())),
+                PaymentState::Aborted => Some(Err((FailReason::Aborted, "declined"))),
+                PaymentState::Expired => Some(Err((FailReason::Expired, "not answered"))),
+                PaymentState::Terminated => Some(Err((FailReason::Terminated, "cancelled"))),
+            },
+            Err(Failure::Rejected { status: 404, .. }) => Some(Err((
+                FailReason::Unavailable,
+                "the payment request never reached Vipps",
+            ))),
+            Err(_) | Ok(_) => None,
+        };
+        let Some(outcome) = outcome else {
+            let orphan = &mut self.orphans[index];
+            orphan.in_flight = None;
+            orphan.next_poll = now + self.config.payment_poll_interval;
+            return;
+        };
+        let Orphan {
+            reference, amount, ..
+        } = self.orphans.remove(index);
+        match outcome {
+            Ok(()) => self.authorize(reference, amount),
+            Err((reason, detail)) => self.fail(reference, amount, reason, detail),
+        }
+    }
+
+    fn tick_orphans(&mut self, now: Instant) {
+        let due: Vec<usize> = (0..self.orphans.len())
+            .filter(|&i| self.orphans[i].in_flight.is_none() && self.orphans[i].next_poll <= now)
+            .collect();
+        for i in due {
+            let reference = self.orphans[i].reference.clone();
+            let request = self.call(Request::GetPayment { reference });
+            self.orphans[i].in_flight = Some(request);
+        }
+    }
+
     // ----- time ---------------------------------------------------------------------------------
 
     fn on_tick(&mut self, now: Instant) {
         self.tick_payment(now);
+        self.tick_orphans(now);
         self.tick_enrollment(now);
         if let Some(session) = &self.session
             && self.idle_deadline(session).is_some_and(|d| d <= now)

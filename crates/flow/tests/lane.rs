@@ -1102,3 +1102,100 @@ fn a_create_that_could_not_be_journaled_fails_at_once() {
     ));
     assert!(till.lane.status().payment.is_none());
 }
+
+#[test]
+fn payments_left_unfinished_by_an_earlier_run_are_looked_up_and_finished() {
+    let mut till = Till::new();
+    let unfinished = |reference: &str| UnfinishedPayment {
+        reference: reference.to_owned(),
+        amount: nok(30_000),
+    };
+    let out = till.feed(Input::Resume(vec![
+        unfinished("old-approved"),
+        unfinished("old-declined"),
+        unfinished("old-lost"),
+    ]));
+    let lookups: Vec<(RequestId, String)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Call {
+                id,
+                request: Request::GetPayment { reference },
+            } => Some((*id, reference.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lookups.len(), 3, "{out:?}");
+
+    // Still pending, or no answer: look again later, nothing reported.
+    assert!(
+        till.answer(lookups[0].0, state(PaymentState::Created))
+            .is_empty()
+    );
+    assert!(
+        till.answer(lookups[1].0, Err(Failure::Timeout("t".to_owned())))
+            .is_empty()
+    );
+    // Vipps never got this one.
+    let out = till.answer(
+        lookups[2].0,
+        Err(Failure::Rejected {
+            status: 404,
+            code: None,
+            detail: "not found".to_owned(),
+        }),
+    );
+    assert!(matches!(
+        &payment_statuses(&out)[..],
+        [PaymentStatus::Failed {
+            reason: FailReason::Unavailable,
+            ..
+        }]
+    ));
+
+    let out = till.advance(Duration::from_secs(1));
+    let again: Vec<RequestId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Call { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        again.len(),
+        2,
+        "the two unfinished ones are looked up again"
+    );
+    let out = till.answer(again[0], state(PaymentState::Authorized));
+    assert_eq!(
+        out,
+        vec![
+            Output::Persist(JournalEntry::Progressed {
+                reference: "old-approved".to_owned(),
+                state: JournalState::Authorized,
+                at: till.wall,
+            }),
+            Output::Enqueue(OutboxItem::Capture {
+                reference: "old-approved".to_owned(),
+                amount: nok(30_000),
+                idempotency_key: "old-approved-capture".to_owned(),
+            }),
+            Output::Notify(Notice::Payment {
+                reference: "old-approved".to_owned(),
+                amount: nok(30_000),
+                status: PaymentStatus::Authorized,
+            }),
+        ]
+    );
+    let out = till.answer(again[1], state(PaymentState::Aborted));
+    assert!(matches!(
+        &payment_statuses(&out)[..],
+        [PaymentStatus::Failed {
+            reason: FailReason::Aborted,
+            ..
+        }]
+    ));
+    assert_eq!(till.lane.poll_timeout(), None, "all finished");
+    // None of this touched the till's own sale.
+    assert_eq!(till.lane.status().session, None);
+}

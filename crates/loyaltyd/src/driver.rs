@@ -74,6 +74,7 @@ impl Driver {
     /// Runs until `shutdown` completes or every input source is gone.
     pub async fn run(mut self, mut channels: Channels, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        self.resume_unfinished_payments().await;
         loop {
             let deadline = self.lane.poll_timeout();
             let timer = async {
@@ -96,6 +97,33 @@ impl Driver {
             }
         }
         info!("lane stopped");
+    }
+
+    /// Hands the lane the payments an earlier run of this lane started and did not finish.
+    async fn resume_unfinished_payments(&mut self) {
+        let lane = self.lane.status().lane_id;
+        let rows = match self.store.open_payments().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                error!("cannot read the payment journal; unfinished payments are not resumed: {e}");
+                return;
+            }
+        };
+        let unfinished: Vec<flow::UnfinishedPayment> = rows
+            .into_iter()
+            .filter(|row| row.lane == lane && row.state == flow::JournalState::Pending)
+            .map(|row| flow::UnfinishedPayment {
+                reference: row.reference,
+                amount: row.amount,
+            })
+            .collect();
+        if !unfinished.is_empty() {
+            info!(
+                count = unfinished.len(),
+                "looking up payments the last run left unfinished"
+            );
+            self.feed(Input::Resume(unfinished)).await;
+        }
     }
 
     async fn on_scanner(&mut self, event: scanner::ScannerEvent) {
