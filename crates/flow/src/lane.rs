@@ -195,6 +195,8 @@ enum PayPhase {
 /// Upper bound for the reference prefix taken from the lane id, so references stay within
 /// ePayment's 50 characters with room for the idempotency-key suffixes.
 const MAX_LANE_PREFIX: usize = 16;
+/// The fastest login polling the lane does.
+const MIN_LOGIN_INTERVAL: Duration = Duration::from_secs(1);
 /// The CIBA standard's `slow_down` penalty.
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
@@ -346,8 +348,10 @@ impl Lane {
                 }
                 if let Some(session) = &mut self.session
                     && session.customer.qr() == Some(raw.as_str())
+                    && !matches!(session.customer, Customer::Unidentified { .. })
                 {
-                    // The same customer again: a double scan, not a new session.
+                    // The same customer again: a double scan, not a new session. (A code that
+                    // could not be exchanged is exchanged again: the network may be back.)
                     session.last_activity = now;
                     return;
                 }
@@ -517,6 +521,14 @@ impl Lane {
         let Some(session) = &self.session else {
             return Err(reject(RejectCode::NoCustomer, "no customer to enroll"));
         };
+        if self.payment.is_some() {
+            // The session ends when the payment is authorized, which would cut the enrollment
+            // off after the customer may already have consented.
+            return Err(reject(
+                RejectCode::PaymentInProgress,
+                "enroll before paying: a payment is waiting for the customer",
+            ));
+        }
         if session.enrollment.is_some() {
             return Err(reject(
                 RejectCode::EnrollmentInProgress,
@@ -726,7 +738,10 @@ impl Lane {
             session.check_in = None;
         }
         let status = match result {
-            Ok(_) => CheckInStatus::Sent,
+            Ok(Response::CheckedIn) => CheckInStatus::Sent,
+            Ok(other) => CheckInStatus::Failed {
+                reason: format!("unexpected answer to the check-in: {other:?}"),
+            },
             Err(failure) => CheckInStatus::Failed {
                 reason: failure.describe(),
             },
@@ -749,6 +764,8 @@ impl Lane {
                     interval,
                 }),
             ) => {
+                // Never poll faster than once a second, whatever the server says.
+                let interval = interval.max(MIN_LOGIN_INTERVAL);
                 enrollment.phase = EnrollPhase::Waiting {
                     auth_req_id,
                     interval,
@@ -843,6 +860,7 @@ impl Lane {
         if let Some(session) = &mut self.session {
             session.enrollment = None;
         }
+        self.touch();
         self.notify(Notice::Enrollment(status));
     }
 
@@ -981,7 +999,16 @@ impl Lane {
 
     fn on_payment_failed(&mut self, payment: Payment, reason: FailReason, detail: &str) {
         self.fail(payment.reference, payment.amount, reason, detail);
-        // The customer stays identified: the cashier may press Pay again or cancel.
+        // The customer stays identified: the cashier may press Pay again or cancel. The idle
+        // timer starts over now, not from before the wait.
+        self.touch();
+    }
+
+    /// Marks the customer session active now.
+    fn touch(&mut self) {
+        if let (Some(session), Some(now)) = (&mut self.session, self.now) {
+            session.last_activity = now;
+        }
     }
 
     /// Records a failed payment and tells the register.

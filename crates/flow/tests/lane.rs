@@ -1199,3 +1199,88 @@ fn payments_left_unfinished_by_an_earlier_run_are_looked_up_and_finished() {
     // None of this touched the till's own sale.
     assert_eq!(till.lane.status().session, None);
 }
+
+#[test]
+fn the_idle_timer_starts_over_when_a_long_payment_or_enrollment_ends() {
+    // Idle timeout 60 s; the customer takes five minutes to let the payment expire.
+    let mut till = Till::new();
+    till.identify_member();
+    till.basket(10_000);
+    till.pay_created();
+    for _ in 0..299 {
+        till.next_lookup(state(PaymentState::Created));
+    }
+    let out = till.next_lookup(state(PaymentState::Expired));
+    assert!(
+        !notices(&out)
+            .iter()
+            .any(|n| matches!(n, Notice::Session { .. }))
+    );
+    let out = till.advance(Duration::from_secs(59));
+    assert!(notices(&out).is_empty(), "{out:?}");
+    // Still the same customer: Pay again works.
+    till.pay_created();
+
+    // Same for an enrollment the customer declines after 90 s.
+    let mut till = Till::new();
+    till.identify_non_member();
+    let out = till.ok(Command::Enroll);
+    let start = call(&out, |_| true);
+    till.answer(
+        start,
+        Ok(Response::LoginStarted {
+            auth_req_id: "a".to_owned(),
+            expires_in: Duration::from_secs(300),
+            interval: Duration::from_secs(90),
+        }),
+    );
+    let out = till.advance(Duration::from_secs(90));
+    let poll = call(&out, |_| true);
+    till.answer(poll, Ok(Response::Login(LoginPoll::Denied)));
+    let out = till.advance(Duration::from_secs(59));
+    assert!(notices(&out).is_empty(), "{out:?}");
+    assert!(till.lane.status().session.is_some());
+}
+
+#[test]
+fn rescanning_a_code_that_could_not_be_exchanged_tries_again() {
+    let mut till = Till::new();
+    let out = till.scan_qr(QR_TOKEN, None);
+    let exchange = call(&out, |_| true);
+    till.answer(exchange, Err(Failure::Unreachable("offline".to_owned())));
+    let out = till.scan_qr(QR_TOKEN, None);
+    call(&out, |r| matches!(r, Request::ExchangeQr { .. }));
+}
+
+#[test]
+fn enroll_is_refused_while_a_payment_waits() {
+    let mut till = Till::new();
+    till.identify_non_member();
+    till.basket(10_000);
+    till.pay_created();
+    let (result, out) = till.command(Command::Enroll);
+    assert_eq!(
+        result.map_err(|r| r.code),
+        Err(RejectCode::PaymentInProgress)
+    );
+    assert!(calls(&out).is_empty());
+}
+
+#[test]
+fn login_polling_never_goes_faster_than_once_a_second() {
+    let mut till = Till::new();
+    till.identify_non_member();
+    let out = till.ok(Command::Enroll);
+    let start = call(&out, |_| true);
+    till.answer(
+        start,
+        Ok(Response::LoginStarted {
+            auth_req_id: "a".to_owned(),
+            expires_in: Duration::from_secs(60),
+            interval: Duration::ZERO,
+        }),
+    );
+    assert!(till.advance(Duration::from_millis(999)).is_empty());
+    let out = till.advance(Duration::from_millis(1));
+    call(&out, |r| matches!(r, Request::PollLogin { .. }));
+}

@@ -70,10 +70,8 @@ impl Effects {
         match request {
             Request::ExchangeQr { qr } => {
                 let exchanged = self.vipps(self.vipps.qr_exchange(&qr)).await?;
-                let msisdn = Msisdn::new(&exchanged.msisdn).map_err(|e| Failure::Rejected {
-                    status: 200,
-                    code: None,
-                    detail: format!("the QR API returned an unusable number: {e}"),
+                let msisdn = Msisdn::new(&exchanged.msisdn).map_err(|e| {
+                    Failure::Local(format!("the QR API returned an unusable number: {e}"))
                 })?;
                 Ok(Response::QrExchanged { msisdn })
             }
@@ -103,7 +101,7 @@ impl Effects {
                 Ok(Response::LoginStarted {
                     auth_req_id: started.auth_req_id,
                     expires_in: Duration::from_secs(started.expires_in),
-                    interval: Duration::from_secs(started.interval.max(1)),
+                    interval: Duration::from_secs(started.interval),
                 })
             }
             Request::PollLogin { auth_req_id } => {
