@@ -93,13 +93,14 @@ pub async fn run(
         )
     })?;
 
+    let mut background = Vec::new();
     let (scans_tx, scans_rx) = mpsc::channel(256);
     let mut board = ScannerBoard::default();
     for settings in &config.scanners {
         board.add(&settings.name, settings.role);
         let source = crate::sources::serial(settings)?;
         let tx = scans_tx.clone();
-        tokio::spawn(source.run(tx));
+        background.push(tokio::spawn(source.run(tx)));
     }
     let (started, virtual_scanners) = match embed {
         Some(Embed {
@@ -115,7 +116,7 @@ pub async fn run(
     let nudge = Arc::new(Notify::new());
     let health = Arc::new(crate::effects::VippsHealth::default());
     let (settled_tx, settled_rx) = mpsc::channel(256);
-    tokio::spawn(
+    background.push(tokio::spawn(
         Relay {
             store: store.clone(),
             vipps: vipps.clone(),
@@ -125,7 +126,7 @@ pub async fn run(
             health: Arc::clone(&health),
         }
         .run(),
-    );
+    ));
 
     let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let lane_id = config.lane.lane_id.clone();
@@ -151,7 +152,7 @@ pub async fn run(
             register: register.clone(),
         });
     }
-    driver
+    let result = driver
         .run(
             Channels {
                 scanners: scans_rx,
@@ -161,6 +162,10 @@ pub async fn run(
             shutdown,
         )
         .await;
+    // The relay and the scanner sources stop with the daemon, not after it.
+    for task in background {
+        task.abort();
+    }
     register.shutdown();
-    Ok(())
+    result.context("the lane stopped: the next start resumes from the payment journal")
 }

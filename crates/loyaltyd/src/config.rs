@@ -363,7 +363,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+            message: syntax_message(&e, text),
         })?;
         Self::resolve(raw, text, path)
     }
@@ -660,6 +660,33 @@ impl Config {
     }
 }
 
+/// toml's message, which quotes the offending line, unless that line may hold a secret: then
+/// only its number and the problem, since check-config output and the journal are not private.
+fn syntax_message(error: &toml::de::Error, text: &str) -> String {
+    let Some(span) = error.span() else {
+        return error.to_string().trim_end().to_owned();
+    };
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_text = text[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    // Generous on purpose: a mistyped `client_secrte` must not be quoted either.
+    if ["secr", "key", "pass", "token", "cred"]
+        .iter()
+        .any(|w| line_text.contains(w))
+    {
+        let line = text[..span.start].matches('\n').count() + 1;
+        format!(
+            "TOML parse error at line {line}: {} (the line is not shown: it may hold a secret)",
+            error.message()
+        )
+    } else {
+        error.to_string().trim_end().to_owned()
+    }
+}
+
 /// Reads a secret from `<key>_file` (preferred) or inline `<key>` (test and custom environments
 /// only). A file readable by others is refused.
 fn secret(
@@ -866,6 +893,23 @@ merchant_serial_number = "123456"
         .expect_err("bad role")
         .to_string();
         assert!(err.contains(":16: `scanner[1].role`"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_a_line_that_may_hold_a_secret() {
+        let err = parse(&MINIMAL.replace("client_secret = \"s\"", "client_secrte = \"hunter2\""))
+            .expect_err("typo")
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("line 4") && err.contains("unknown field `client_secrte`"),
+            "{err}"
+        );
+        // Other lines are quoted as toml shows them.
+        let err = parse(&MINIMAL.replace("client_id = \"id\"", "client_id = 5"))
+            .expect_err("type")
+            .to_string();
+        assert!(err.contains("client_id = 5"), "{err}");
     }
 
     #[test]

@@ -4,13 +4,14 @@
 //! Ordering rule: the lane's consecutive `Persist` and `Enqueue` outputs are written to SQLite in
 //! one transaction, and that write completes (fsynced) before any later output is carried out. So
 //! a payment's journal row is durable before its create call is sent, and "authorized" and its
-//! capture are durable together. If that write fails, the calls that followed it are not sent:
-//! the lane is told they failed locally.
+//! capture are durable together. If that write still fails after a few tries, nothing after it
+//! happens: the driver stops with an error and the process exits, and the next start resumes
+//! from the journal, exactly as after a power cut at that moment.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use flow::{Failure, Input, Lane, Origin, Output, RequestId, Response, ScanCode, ScannerRole};
 use tokio::sync::{Notify, mpsc};
@@ -30,6 +31,15 @@ pub struct Channels {
     /// Outbox items that reached their end.
     pub settled: mpsc::Receiver<flow::Settlement>,
 }
+
+/// How many times the driver tries a journal or outbox write before it stops.
+const WRITE_TRIES: u32 = 3;
+
+/// A failure after which the driver must not go on: carrying on would tell the register or Vipps
+/// about something that is not recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(String);
 
 /// One lane's driver.
 #[derive(Debug)]
@@ -71,10 +81,15 @@ impl Driver {
         }
     }
 
-    /// Runs until `shutdown` completes or every input source is gone.
-    pub async fn run(mut self, mut channels: Channels, shutdown: impl Future<Output = ()>) {
+    /// Runs until `shutdown` completes, or until a journal or outbox write fails (then the error
+    /// is returned and the process should exit, so that the next start reconciles).
+    pub async fn run(
+        mut self,
+        mut channels: Channels,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Fatal> {
         tokio::pin!(shutdown);
-        self.resume_unfinished_payments().await;
+        self.resume_unfinished_payments().await?;
         loop {
             let deadline = self.lane.poll_timeout();
             let timer = async {
@@ -87,26 +102,26 @@ impl Driver {
                 biased;
                 () = &mut shutdown => break,
                 Some((id, result)) = self.results_rx.recv() => {
-                    self.feed(Input::Response { id, result }).await;
+                    self.feed(Input::Response { id, result }).await?;
                 }
-                Some(settled) = channels.settled.recv() => self.feed(Input::Settled(settled)).await,
-                Some(event) = channels.scanners.recv() => self.on_scanner(event).await,
-                Some(incoming) = channels.register.recv() => self.on_register(incoming).await,
-                () = timer => self.feed(Input::Tick).await,
-                else => break,
+                Some(settled) = channels.settled.recv() => self.feed(Input::Settled(settled)).await?,
+                Some(event) = channels.scanners.recv() => self.on_scanner(event).await?,
+                Some(incoming) = channels.register.recv() => self.on_register(incoming).await?,
+                () = timer => self.feed(Input::Tick).await?,
             }
         }
         info!("lane stopped");
+        Ok(())
     }
 
     /// Hands the lane the payments an earlier run of this lane started and did not finish.
-    async fn resume_unfinished_payments(&mut self) {
+    async fn resume_unfinished_payments(&mut self) -> Result<(), Fatal> {
         let lane = self.lane.status().lane_id;
         let rows = match self.store.open_payments().await {
             Ok(rows) => rows,
             Err(e) => {
                 error!("cannot read the payment journal; unfinished payments are not resumed: {e}");
-                return;
+                return Ok(());
             }
         };
         let unfinished: Vec<flow::UnfinishedPayment> = rows
@@ -122,11 +137,12 @@ impl Driver {
                 count = unfinished.len(),
                 "looking up payments the last run left unfinished"
             );
-            self.feed(Input::Resume(unfinished)).await;
+            self.feed(Input::Resume(unfinished)).await?;
         }
+        Ok(())
     }
 
-    async fn on_scanner(&mut self, event: scanner::ScannerEvent) {
+    async fn on_scanner(&mut self, event: scanner::ScannerEvent) -> Result<(), Fatal> {
         let name = event.scanner.to_string();
         let role = self.scanners.role(&name).unwrap_or(ScannerRole::Cashier);
         match event.kind {
@@ -154,7 +170,7 @@ impl Driver {
                     role,
                     code,
                 }))
-                .await;
+                .await?;
             }
             other => {
                 let update = ScannerUpdate::from_event(&other);
@@ -173,9 +189,10 @@ impl Driver {
                 self.register.publish(update.to_event(&name));
             }
         }
+        Ok(())
     }
 
-    async fn on_register(&mut self, incoming: register::Incoming) {
+    async fn on_register(&mut self, incoming: register::Incoming) -> Result<(), Fatal> {
         let register::Incoming { request, responder } = incoming;
         match request {
             register::IncomingRequest::Lane(command) => {
@@ -186,7 +203,7 @@ impl Driver {
                     origin: Origin::Register(token),
                     command,
                 })
-                .await;
+                .await?;
             }
             register::IncomingRequest::Status => {
                 let outbox = self.store.outbox_stats().await;
@@ -199,78 +216,87 @@ impl Driver {
                 responder.reply_status(status);
             }
         }
+        Ok(())
     }
 
     /// Feeds one input and carries out everything the lane asks for.
-    async fn feed(&mut self, input: Input) {
+    async fn feed(&mut self, input: Input) -> Result<(), Fatal> {
         self.lane
             .handle(Instant::now(), crate::clock::wall_now(), input);
-        self.drain().await;
+        self.drain().await
     }
 
-    async fn drain(&mut self) {
+    async fn drain(&mut self) -> Result<(), Fatal> {
         let mut writes = Vec::new();
-        let mut durable = true;
         while let Some(output) = self.lane.poll() {
             match output {
                 Output::Persist(entry) => writes.push(store::Write::Journal(entry)),
-                Output::Enqueue(item) => match outbox::record(&item, crate::clock::wall_now()) {
-                    Ok(record) => writes.push(store::Write::Enqueue(record)),
-                    Err(e) => error!(key = item.key(), "cannot queue outbox item: {e}"),
-                },
-                // Everything queued so far must be durable before any of these happen.
+                Output::Enqueue(item) => {
+                    let record = outbox::record(&item, crate::clock::wall_now())
+                        .map_err(|e| Fatal(format!("cannot serialize outbox item: {e}")))?;
+                    writes.push(store::Write::Enqueue(record));
+                }
+                // Everything queued so far is durable before any of these happen.
                 Output::Call { id, request } => {
-                    durable &= self.flush(&mut writes).await;
-                    self.call(id, request, durable);
+                    self.flush(&mut writes).await?;
+                    self.call(id, request);
                 }
                 Output::Notify(notice) => {
-                    durable &= self.flush(&mut writes).await;
+                    self.flush(&mut writes).await?;
                     self.register.publish(register::Event::from_notice(&notice));
                 }
                 Output::Reply { token, result } => {
-                    durable &= self.flush(&mut writes).await;
+                    self.flush(&mut writes).await?;
                     self.reply(token, result);
                 }
             }
         }
-        self.flush(&mut writes).await;
+        self.flush(&mut writes).await
     }
 
-    /// Writes the pending journal and outbox writes in one transaction. Returns false on failure.
-    async fn flush(&mut self, writes: &mut Vec<store::Write>) -> bool {
+    /// Writes the pending journal and outbox writes in one transaction, trying a few times. If it
+    /// cannot, nothing after it may happen: the register must not hear of a step that is not
+    /// recorded, and no call may go out whose record is missing. The driver then stops; the next
+    /// start resumes from the journal, which is exactly what a crash at this point would do.
+    async fn flush(&mut self, writes: &mut Vec<store::Write>) -> Result<(), Fatal> {
         if writes.is_empty() {
-            return true;
+            return Ok(());
         }
         let batch = std::mem::take(writes);
-        let queued = batch.iter().any(|w| matches!(w, store::Write::Enqueue(_)));
-        match self.store.write(&batch).await {
-            Ok(_) => {
-                if queued {
-                    self.relay.notify_one();
+        let mut delay = Duration::from_millis(100);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.store.write(&batch).await {
+                Ok(_) => break,
+                Err(e) if tries < WRITE_TRIES => {
+                    warn!(
+                        attempt = tries,
+                        "the database refused a write, trying again: {e}"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
                 }
-                true
-            }
-            Err(e) => {
-                error!("could not write the payment journal or outbox: {e}");
-                false
+                Err(e) => {
+                    return Err(Fatal(format!(
+                        "cannot record the payment journal or outbox after {tries} tries: {e}"
+                    )));
+                }
             }
         }
+        if batch.iter().any(|w| matches!(w, store::Write::Enqueue(_))) {
+            self.relay.notify_one();
+        }
+        Ok(())
     }
 
-    fn call(&self, id: RequestId, request: flow::Request, durable: bool) {
+    fn call(&self, id: RequestId, request: flow::Request) {
         let effects = Arc::clone(&self.effects);
         let results = self.results_tx.clone();
         // The answer always comes back through the channel, never inline, so the lane sees it as
         // a later input (and the driver never waits on its own channel).
         tokio::spawn(async move {
-            let result = if durable {
-                effects.perform(request).await
-            } else {
-                // What this call depends on was not recorded: it is not sent.
-                Err(Failure::Local(
-                    "the local database could not record the step before this call".to_owned(),
-                ))
-            };
+            let result = effects.perform(request).await;
             // The driver may be gone at shutdown; nothing to do then.
             let _ = results.send((id, result)).await;
         });

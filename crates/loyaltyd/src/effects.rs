@@ -178,7 +178,7 @@ pub fn amount(money: flow::Money) -> vipps::epayment::Amount {
 
 /// A Vipps error as the lane sees it: nothing sent, outcome unknown, or a definitive answer.
 pub fn failure(error: vipps::Error) -> Failure {
-    match error {
+    match &error {
         vipps::Error::Unreachable(e) => Failure::Unreachable(e.to_string()),
         vipps::Error::Timeout(e) => Failure::Timeout(e.to_string()),
         vipps::Error::Api(problem) => Failure::Rejected {
@@ -190,6 +190,32 @@ pub fn failure(error: vipps::Error) -> Failure {
                 .or_else(|| problem.title.clone())
                 .unwrap_or_else(|| format!("HTTP {}", problem.status)),
         },
-        other => Failure::Local(other.to_string()),
+        // Vipps answered, but not readably: what it did is unknown, like a timeout.
+        vipps::Error::Decode(detail) => Failure::Timeout(detail.clone()),
+        // Refused before sending: nothing reached Vipps.
+        vipps::Error::Config(_) | vipps::Error::InvalidArgument(_) => {
+            Failure::Local(error.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_raised_before_sending_are_local() {
+        assert!(matches!(
+            failure(vipps::Error::Decode("garbled".to_owned())),
+            Failure::Timeout(_)
+        ));
+        assert!(matches!(
+            failure(vipps::Error::InvalidArgument("bad key".to_owned())),
+            Failure::Local(_)
+        ));
+        assert!(matches!(
+            failure(vipps::Error::Config("bad url".to_owned())),
+            Failure::Local(_)
+        ));
     }
 }

@@ -104,24 +104,37 @@ impl Relay {
     pub async fn run(self) {
         loop {
             let now = crate::clock::wall_now();
-            let due = match self.store.due(now, 64).await {
-                Ok(due) => due,
+            // After any store trouble the relay pauses for `retry_min`: it never spins on an
+            // item it could not mark, nor on a database it cannot read.
+            let mut pause = false;
+            match self.store.due(now, 64).await {
+                Ok(due) => {
+                    for row in due {
+                        match self.deliver(row).await {
+                            Delivery::Done => {}
+                            Delivery::StoreTrouble => pause = true,
+                            Delivery::LaneGone => return,
+                        }
+                    }
+                }
                 Err(e) => {
                     error!("outbox unreadable: {e}");
-                    Vec::new()
-                }
-            };
-            for row in due {
-                if !self.deliver(row).await {
-                    return;
+                    pause = true;
                 }
             }
-            let wait = match self.store.next_due_at().await {
-                Ok(Some(at)) => Duration::from_millis(
-                    u64::try_from(at.0 - crate::clock::wall_now().0).unwrap_or(0),
-                ),
-                Ok(None) => Duration::from_secs(3600),
-                Err(_) => self.settings.retry_min,
+            let wait = if pause {
+                self.settings.retry_min
+            } else {
+                match self.store.next_due_at().await {
+                    Ok(Some(at)) => Duration::from_millis(
+                        u64::try_from(at.0 - crate::clock::wall_now().0).unwrap_or(0),
+                    ),
+                    Ok(None) => Duration::from_secs(3600),
+                    Err(e) => {
+                        error!("outbox unreadable: {e}");
+                        self.settings.retry_min
+                    }
+                }
             };
             if wait.is_zero() {
                 continue;
@@ -133,18 +146,18 @@ impl Relay {
         }
     }
 
-    /// Delivers one item. Returns false when the lane is gone and the relay should stop.
-    async fn deliver(&self, row: store::OutboxRow) -> bool {
+    /// Delivers one item and records the outcome.
+    async fn deliver(&self, row: store::OutboxRow) -> Delivery {
         let now = crate::clock::wall_now();
         let operation: vipps::Operation = match serde_json::from_str(&row.payload) {
             Ok(op) => op,
             Err(e) => {
                 error!(key = %row.key, "outbox item unreadable, moved to dead letters: {e}");
-                let _ = self
-                    .store
-                    .mark_dead(row.id, &format!("unreadable: {e}"), now)
-                    .await;
-                return true;
+                return self.record(
+                    self.store
+                        .mark_dead(row.id, &format!("unreadable: {e}"), now)
+                        .await,
+                );
             }
         };
         let result = self.vipps.execute(&operation).await;
@@ -152,32 +165,62 @@ impl Relay {
         match result {
             Ok(()) => {
                 info!(key = %row.key, kind = %row.kind, "outbox item delivered");
-                if let Err(e) = self.store.mark_delivered(row.id, now).await {
-                    // It will be sent again; Vipps deduplicates by key.
-                    warn!(key = %row.key, "delivered but not marked: {e}");
+                // If this mark is lost, the item is sent again; Vipps deduplicates by key.
+                let marked = self.record(self.store.mark_delivered(row.id, now).await);
+                if let Some(settlement) = settlement(&operation)
+                    && self.settled.send(settlement).await.is_err()
+                {
+                    return Delivery::LaneGone;
                 }
-                if let Some(settlement) = settlement(&operation) {
-                    return self.settled.send(settlement).await.is_ok();
-                }
+                marked
             }
             Err(e) => {
                 let age =
                     Duration::from_millis(u64::try_from(now.0 - row.created_at.0).unwrap_or(0));
                 let reason = e.to_string();
-                if age >= self.settings.give_up_after || !e.is_retryable_later() {
+                if age >= self.settings.give_up_after || !retry_later(&operation, &e) {
                     error!(key = %row.key, kind = %row.kind, "outbox item given up: {reason}");
-                    let _ = self.store.mark_dead(row.id, &reason, now).await;
+                    self.record(self.store.mark_dead(row.id, &reason, now).await)
                 } else {
                     let delay = backoff(&self.settings, row.attempts, rand::random());
                     warn!(key = %row.key, kind = %row.kind, attempt = row.attempts + 1, ?delay, "outbox delivery failed: {reason}");
                     let next =
                         UnixMillis(now.0 + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                    let _ = self.store.mark_failed(row.id, &reason, next).await;
+                    self.record(self.store.mark_failed(row.id, &reason, next).await)
                 }
             }
         }
-        true
     }
+
+    fn record(&self, marked: Result<(), store::StoreError>) -> Delivery {
+        match marked {
+            Ok(()) => Delivery::Done,
+            Err(e) => {
+                error!("cannot record an outbox delivery: {e}");
+                Delivery::StoreTrouble
+            }
+        }
+    }
+}
+
+/// How one delivery went, for the relay loop.
+enum Delivery {
+    Done,
+    StoreTrouble,
+    LaneGone,
+}
+
+/// Whether a failed delivery is worth another try later.
+///
+/// Besides what the client calls retryable, a cancel that finds no payment (404) is tried again:
+/// the cashier may cancel while the create call is still on its way, and the cancel must not be
+/// given up before the payment exists. It gives up with the other items, after `give_up_after`.
+fn retry_later(operation: &vipps::Operation, error: &vipps::Error) -> bool {
+    error.is_retryable_later()
+        || matches!(
+            (operation, error.problem().map(|p| p.status)),
+            (vipps::Operation::Cancel { .. }, Some(404))
+        )
 }
 
 #[cfg(test)]
@@ -196,5 +239,32 @@ mod tests {
         assert_eq!(backoff(&settings, 30, 0.5), Duration::from_secs(60));
         assert_eq!(backoff(&settings, 0, 0.0), Duration::from_millis(800));
         assert_eq!(backoff(&settings, 0, 1.0), Duration::from_millis(1200));
+    }
+
+    fn api(status: u16) -> vipps::Error {
+        vipps::Error::Api(Box::new(vipps::Problem {
+            status,
+            ..vipps::Problem::default()
+        }))
+    }
+
+    #[test]
+    fn a_cancel_that_finds_no_payment_yet_is_tried_again_later() {
+        let cancel = vipps::Operation::Cancel {
+            reference: "lane-abc-1".to_owned(),
+            idempotency_key: "lane-abc-1-cancel".to_owned(),
+        };
+        let capture = vipps::Operation::Capture {
+            reference: "lane-abc-1".to_owned(),
+            amount: vipps::epayment::Amount {
+                currency: "NOK".to_owned(),
+                value: 100,
+            },
+            idempotency_key: "lane-abc-1-capture".to_owned(),
+        };
+        assert!(retry_later(&cancel, &api(404)));
+        assert!(!retry_later(&capture, &api(404)));
+        assert!(!retry_later(&cancel, &api(400)));
+        assert!(retry_later(&capture, &api(503)));
     }
 }

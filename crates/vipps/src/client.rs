@@ -234,15 +234,32 @@ impl Client {
     }
 
     /// Sends `call` until it succeeds or its retry rule says stop.
+    ///
+    /// If an earlier attempt reached Vipps (it answered 5xx, or timed out) and the last one could
+    /// not connect, the result is `Timeout`, not `Unreachable`: Vipps may have acted on the earlier
+    /// attempt, so the outcome is unknown, never "nothing was sent".
     async fn attempts(&self, call: &Call<'_>, token: Option<&Secret>) -> Result<Answer, Error> {
         let policy = &self.inner.config.retry;
-        (|| self.attempt(call, token))
-            .retry(backoff(policy))
-            .sleep(tokio::time::sleep)
-            .when(|e| call.retry.allows(e))
-            .adjust(|e, next| honour_retry_after(e, next, policy.max_retry_after))
-            .notify(|e, delay| warn!(what = call.what, ?delay, "retrying: {e}"))
-            .await
+        let reached = std::sync::atomic::AtomicBool::new(false);
+        let result = (|| async {
+            let result = self.attempt(call, token).await;
+            if !matches!(result, Err(Error::Unreachable(_))) {
+                reached.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            result
+        })
+        .retry(backoff(policy))
+        .sleep(tokio::time::sleep)
+        .when(|e| call.retry.allows(e))
+        .adjust(|e, next| honour_retry_after(e, next, policy.max_retry_after))
+        .notify(|e, delay| warn!(what = call.what, ?delay, "retrying: {e}"))
+        .await;
+        match result {
+            Err(Error::Unreachable(e)) if reached.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(Error::Timeout(e))
+            }
+            other => other,
+        }
     }
 
     /// One attempt: build, send, read the whole answer.
