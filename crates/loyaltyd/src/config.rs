@@ -706,8 +706,9 @@ fn secret(
             key.to_owned(),
             format!("production secrets must come from {file_key}, not the config file"),
         )),
-        (Some(value), None) if !value.is_empty() => Ok(Secret(value)),
-        (_, None) => Err((file_key, "is required".to_owned())),
+        (Some(value), None) if value.is_empty() => Err((key.to_owned(), "is empty".to_owned())),
+        (Some(value), None) => Ok(Secret(value)),
+        (None, None) => Err((file_key, "is required".to_owned())),
         (None, Some(file)) => {
             let file = match std::env::var_os("CREDENTIALS_DIRECTORY") {
                 // systemd's LoadCredential: a bare name refers to the credentials directory.
@@ -857,6 +858,12 @@ merchant_serial_number = "123456"
             "retry_min",
             "retry_max",
             "give_up_after",
+            "base_url",
+            "client_secret",
+            "subscription_key",
+            "suffix",
+            "prefix",
+            "quiet_gap",
         ] {
             assert!(
                 example
