@@ -144,6 +144,21 @@ retry_max = "1s"
         reply
     }
 
+    /// Sends the basket (NOK, minor units) and presses Pay, as a register would; returns the
+    /// reference from the `requested` event.
+    async fn pay(&mut self, minor: i64) -> String {
+        self.command(&format!(
+            r#"{{"v":1,"id":"basket","type":"basket","total":{{"currency":"NOK","value":{minor}}}}}"#
+        ))
+        .await;
+        self.command(r#"{"v":1,"id":"pay","type":"pay"}"#).await;
+        let requested = self.expect("payment", &[("status", "requested")]).await;
+        requested["reference"]
+            .as_str()
+            .expect("reference")
+            .to_owned()
+    }
+
     /// Waits for the next event of `kind` with these fields; returns it. Events passed over are
     /// kept in `seen` for order checks.
     async fn expect(&mut self, kind: &str, fields: &[(&str, &str)]) -> Value {
@@ -274,14 +289,7 @@ async fn member_scans_is_checked_in_pays_and_is_captured() {
     assert_eq!(customer["contactId"], "M-100");
     till.expect("checkin", &[("status", "sent")]).await;
 
-    till.command(r#"{"v":1,"id":1,"type":"basket","total":{"currency":"NOK","value":49900}}"#)
-        .await;
-    till.command(r#"{"v":1,"id":2,"type":"pay"}"#).await;
-    let requested = till.expect("payment", &[("status", "requested")]).await;
-    let reference = requested["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
+    let reference = till.pay(49900).await;
     till.expect("payment", &[("status", "authorized")]).await;
     till.expect("payment", &[("status", "captured")]).await;
 
@@ -324,9 +332,7 @@ async fn logs_at_info_level_hold_no_phone_number_and_no_secret() {
     till.command(r#"{"v":1,"id":2,"type":"phone","number":"+47 123 45 678"}"#)
         .await;
     till.expect("customer", &[("status", "identified")]).await;
-    till.command(r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":2500}}"#)
-        .await;
-    till.command(r#"{"v":1,"id":4,"type":"pay"}"#).await;
+    till.pay(2500).await;
     till.expect("payment", &[("status", "captured")]).await;
     let log = till.log();
     assert!(
@@ -411,9 +417,7 @@ async fn declined_and_expired_payments_are_reported_as_such() {
         .set_customer(MEMBER, script(vipps_sim::PaymentBehavior::Decline));
     till.scan(MEMBER_QR).await;
     till.expect("customer", &[("status", "identified")]).await;
-    till.command(r#"{"v":1,"id":1,"type":"basket","total":{"currency":"NOK","value":10000}}"#)
-        .await;
-    till.command(r#"{"v":1,"id":2,"type":"pay"}"#).await;
+    till.pay(10000).await;
     till.expect("payment", &[("status", "failed"), ("reason", "aborted")])
         .await;
 
@@ -437,14 +441,7 @@ async fn cancel_during_payment_cancels_it_at_vipps() {
         .set_customer(MEMBER, script(vipps_sim::PaymentBehavior::Ignore));
     till.scan(MEMBER_QR).await;
     till.expect("customer", &[("status", "identified")]).await;
-    till.command(r#"{"v":1,"id":1,"type":"basket","total":{"currency":"NOK","value":10000}}"#)
-        .await;
-    till.command(r#"{"v":1,"id":2,"type":"pay"}"#).await;
-    let requested = till.expect("payment", &[("status", "requested")]).await;
-    let reference = requested["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
+    let reference = till.pay(10000).await;
     till.command(r#"{"v":1,"id":3,"type":"cancel"}"#).await;
     till.expect("payment", &[("status", "cancelled")]).await;
     till.expect("session", &[("status", "ended"), ("reason", "cancelled")])
@@ -504,14 +501,7 @@ async fn a_payment_in_flight_when_the_daemon_dies_is_finished_after_restart() {
     );
     till.scan(MEMBER_QR).await;
     till.expect("customer", &[("status", "identified")]).await;
-    till.command(r#"{"v":1,"id":1,"type":"basket","total":{"currency":"NOK","value":30000}}"#)
-        .await;
-    till.command(r#"{"v":1,"id":2,"type":"pay"}"#).await;
-    let requested = till.expect("payment", &[("status", "requested")]).await;
-    let reference = requested["reference"]
-        .as_str()
-        .expect("reference")
-        .to_owned();
+    let reference = till.pay(30000).await;
 
     till.crash_and_restart().await;
 

@@ -167,6 +167,27 @@ impl Till {
         );
     }
 
+    /// Presses Enroll and answers that Vipps started the login with `auth_req_id` "a".
+    fn enroll_started(&mut self, expires_in: Duration, interval: Duration) {
+        let out = self.ok(Command::Enroll);
+        let start = call(&out, |r| matches!(r, Request::StartLogin { .. }));
+        let out = self.answer(
+            start,
+            Ok(Response::LoginStarted {
+                auth_req_id: "a".to_owned(),
+                expires_in,
+                interval,
+            }),
+        );
+        assert!(
+            matches!(
+                &notices(&out)[..],
+                [Notice::Enrollment(EnrollmentStatus::Waiting { .. })]
+            ),
+            "{out:?}"
+        );
+    }
+
     /// Presses Pay and answers the create call; returns the reference.
     fn pay_created(&mut self) -> String {
         let out = self.ok(Command::Pay);
@@ -498,16 +519,7 @@ fn enrollment_declined_or_expired_leaves_a_non_member() {
     ] {
         let mut till = Till::new();
         till.identify_non_member();
-        let out = till.ok(Command::Enroll);
-        let start = call(&out, |_| true);
-        till.answer(
-            start,
-            Ok(Response::LoginStarted {
-                auth_req_id: "a".to_owned(),
-                expires_in: Duration::from_secs(60),
-                interval: Duration::from_secs(1),
-            }),
-        );
+        till.enroll_started(Duration::from_secs(60), Duration::from_secs(1));
         let out = till.advance(Duration::from_secs(1));
         let poll = call(&out, |_| true);
         let out = till.answer(poll, Ok(Response::Login(answer)));
@@ -522,16 +534,7 @@ fn enrollment_declined_or_expired_leaves_a_non_member() {
 fn enrollment_expires_locally_when_vipps_stays_silent() {
     let mut till = Till::new();
     till.identify_non_member();
-    let out = till.ok(Command::Enroll);
-    let start = call(&out, |_| true);
-    till.answer(
-        start,
-        Ok(Response::LoginStarted {
-            auth_req_id: "a".to_owned(),
-            expires_in: Duration::from_secs(10),
-            interval: Duration::from_secs(5),
-        }),
-    );
+    till.enroll_started(Duration::from_secs(10), Duration::from_secs(5));
     // The poll is sent and never answered (lost in the network).
     let out = till.advance(Duration::from_secs(5));
     call(&out, |_| true);
@@ -1224,16 +1227,7 @@ fn the_idle_timer_starts_over_when_a_long_payment_or_enrollment_ends() {
     // Same for an enrollment the customer declines after 90 s.
     let mut till = Till::new();
     till.identify_non_member();
-    let out = till.ok(Command::Enroll);
-    let start = call(&out, |_| true);
-    till.answer(
-        start,
-        Ok(Response::LoginStarted {
-            auth_req_id: "a".to_owned(),
-            expires_in: Duration::from_secs(300),
-            interval: Duration::from_secs(90),
-        }),
-    );
+    till.enroll_started(Duration::from_secs(300), Duration::from_secs(90));
     let out = till.advance(Duration::from_secs(90));
     let poll = call(&out, |_| true);
     till.answer(poll, Ok(Response::Login(LoginPoll::Denied)));
@@ -1270,16 +1264,7 @@ fn enroll_is_refused_while_a_payment_waits() {
 fn login_polling_never_goes_faster_than_once_a_second() {
     let mut till = Till::new();
     till.identify_non_member();
-    let out = till.ok(Command::Enroll);
-    let start = call(&out, |_| true);
-    till.answer(
-        start,
-        Ok(Response::LoginStarted {
-            auth_req_id: "a".to_owned(),
-            expires_in: Duration::from_secs(60),
-            interval: Duration::ZERO,
-        }),
-    );
+    till.enroll_started(Duration::from_secs(60), Duration::ZERO);
     assert!(till.advance(Duration::from_millis(999)).is_empty());
     let out = till.advance(Duration::from_millis(1));
     call(&out, |r| matches!(r, Request::PollLogin { .. }));
