@@ -502,6 +502,15 @@ async fn a_payment_in_flight_when_the_daemon_dies_is_finished_after_restart() {
     till.scan(MEMBER_QR).await;
     till.expect("customer", &[("status", "identified")]).await;
     let reference = till.pay(30000).await;
+    // The create call has reached Vipps: the customer has the request on their phone.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while till.sim.payment(&reference).is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Vipps never got the payment"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     till.crash_and_restart().await;
 

@@ -109,6 +109,8 @@ struct Orphan {
     amount: Money,
     next_poll: Instant,
     in_flight: Option<RequestId>,
+    /// Consecutive lookups that found no such payment.
+    not_found: u32,
 }
 
 #[derive(Debug)]
@@ -195,6 +197,9 @@ enum PayPhase {
 /// Upper bound for the reference prefix taken from the lane id, so references stay within
 /// ePayment's 50 characters with room for the idempotency-key suffixes.
 const MAX_LANE_PREFIX: usize = 16;
+/// How many lookups in a row must find no payment before an earlier run's payment is taken as
+/// never received by Vipps.
+const ORPHAN_NOT_FOUND_LOOKUPS: u32 = 5;
 /// The fastest login polling the lane does.
 const MIN_LOGIN_INTERVAL: Duration = Duration::from_secs(1);
 /// The CIBA standard's `slow_down` penalty.
@@ -249,6 +254,7 @@ impl Lane {
                     amount: p.amount,
                     next_poll: now,
                     in_flight: None,
+                    not_found: 0,
                 }));
                 self.tick_orphans(now);
             }
@@ -1094,11 +1100,19 @@ impl Lane {
                 PaymentState::Expired => Some(Err((FailReason::Expired, "not answered"))),
                 PaymentState::Terminated => Some(Err((FailReason::Terminated, "cancelled"))),
             },
-            Err(Failure::Rejected { status: 404, .. }) => Some(Err((
-                FailReason::Unavailable,
-                "the payment request never reached Vipps",
-            ))),
-            Err(_) | Ok(_) => None,
+            // Not found: the earlier run may have died while its create call was on the wire.
+            // Only several answers in a row, a few seconds apart, mean it never arrived.
+            Err(Failure::Rejected { status: 404, .. }) => {
+                self.orphans[index].not_found += 1;
+                (self.orphans[index].not_found >= ORPHAN_NOT_FOUND_LOOKUPS).then_some(Err((
+                    FailReason::Unavailable,
+                    "the payment request never reached Vipps",
+                )))
+            }
+            Err(_) | Ok(_) => {
+                self.orphans[index].not_found = 0;
+                None
+            }
         };
         let Some(outcome) = outcome else {
             let orphan = &mut self.orphans[index];

@@ -1118,58 +1118,61 @@ fn payments_left_unfinished_by_an_earlier_run_are_looked_up_and_finished() {
         unfinished("old-declined"),
         unfinished("old-lost"),
     ]));
-    let lookups: Vec<(RequestId, String)> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Call {
-                id,
-                request: Request::GetPayment { reference },
-            } => Some((*id, reference.clone())),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(lookups.len(), 3, "{out:?}");
+    assert_eq!(lookups(&out).len(), 3, "{out:?}");
 
-    // Still pending, or no answer: look again later, nothing reported.
-    assert!(
-        till.answer(lookups[0].0, state(PaymentState::Created))
-            .is_empty()
-    );
-    assert!(
-        till.answer(lookups[1].0, Err(Failure::Timeout("t".to_owned())))
-            .is_empty()
-    );
-    // Vipps never got this one.
-    let out = till.answer(
-        lookups[2].0,
-        Err(Failure::Rejected {
-            status: 404,
-            code: None,
-            detail: "not found".to_owned(),
-        }),
-    );
-    assert!(matches!(
-        &payment_statuses(&out)[..],
-        [PaymentStatus::Failed {
-            reason: FailReason::Unavailable,
-            ..
-        }]
-    ));
+    // Round by round, as the lookups come due: "old-approved" stays CREATED, "old-declined"
+    // times out, "old-lost" is not found. Nothing is reported while the outcome is open; a
+    // payment is taken as never received only after five "not found" in a row (once could be a
+    // create still on the wire when the earlier run died).
+    let mut out = out;
+    for round in 1..=5 {
+        let mut reported = Vec::new();
+        for (id, reference) in lookups(&out) {
+            let answer = match reference.as_str() {
+                "old-approved" => state(PaymentState::Created),
+                "old-declined" => Err(Failure::Timeout("t".to_owned())),
+                _ => Err(Failure::Rejected {
+                    status: 404,
+                    code: None,
+                    detail: "not found".to_owned(),
+                }),
+            };
+            reported.extend(payment_statuses(&till.answer(id, answer)));
+        }
+        if round < 5 {
+            assert!(reported.is_empty(), "round {round}: {reported:?}");
+        } else {
+            assert!(
+                matches!(
+                    &reported[..],
+                    [PaymentStatus::Failed {
+                        reason: FailReason::Unavailable,
+                        ..
+                    }]
+                ),
+                "{reported:?}"
+            );
+        }
+        out = till.advance(Duration::from_secs(1));
+    }
 
-    let out = till.advance(Duration::from_secs(1));
-    let again: Vec<RequestId> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Call { id, .. } => Some(*id),
-            _ => None,
-        })
-        .collect();
+    let again = lookups(&out);
     assert_eq!(
         again.len(),
         2,
         "the two unfinished ones are looked up again"
     );
-    let out = till.answer(again[0], state(PaymentState::Authorized));
+    let approved = again
+        .iter()
+        .find(|(_, r)| r == "old-approved")
+        .expect("lookup")
+        .0;
+    let declined = again
+        .iter()
+        .find(|(_, r)| r == "old-declined")
+        .expect("lookup")
+        .0;
+    let out = till.answer(approved, state(PaymentState::Authorized));
     assert_eq!(
         out,
         vec![
@@ -1190,7 +1193,7 @@ fn payments_left_unfinished_by_an_earlier_run_are_looked_up_and_finished() {
             }),
         ]
     );
-    let out = till.answer(again[1], state(PaymentState::Aborted));
+    let out = till.answer(declined, state(PaymentState::Aborted));
     assert!(matches!(
         &payment_statuses(&out)[..],
         [PaymentStatus::Failed {
@@ -1201,6 +1204,19 @@ fn payments_left_unfinished_by_an_earlier_run_are_looked_up_and_finished() {
     assert_eq!(till.lane.poll_timeout(), None, "all finished");
     // None of this touched the till's own sale.
     assert_eq!(till.lane.status().session, None);
+}
+
+/// The payment lookups in `out`, with their references.
+fn lookups(out: &[Output]) -> Vec<(RequestId, String)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Call {
+                id,
+                request: Request::GetPayment { reference },
+            } => Some((*id, reference.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
