@@ -30,8 +30,9 @@ pub enum Input {
     },
     /// A durable outbox item reached its end (delivered, or given up).
     Settled(Settlement),
-    /// At start: payments the journal shows as started but not finished by an earlier run. The
-    /// lane looks each up until it is final, and finishes it.
+    /// At start: the journal's payments that are not in a final state. The lane picks those of
+    /// its own lane whose outcome it never learned, looks each up until it is final, and finishes
+    /// it.
     Resume(Vec<UnfinishedPayment>),
     /// Time passed; sent when [`crate::Lane::poll_timeout`] is reached.
     Tick,
@@ -77,13 +78,17 @@ pub enum Origin {
     Button,
 }
 
-/// A payment an earlier run started and did not finish (journal state `pending`).
+/// A journaled payment not in a final state, as an earlier run left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnfinishedPayment {
     /// The payment's reference.
     pub reference: String,
     /// The amount asked for.
     pub amount: Money,
+    /// The lane that started it.
+    pub lane: String,
+    /// Its journal state.
+    pub state: JournalState,
 }
 
 /// A cashier action.

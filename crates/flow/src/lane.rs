@@ -249,7 +249,13 @@ impl Lane {
             Input::Response { id, result } => self.on_response(now, id, result),
             Input::Settled(settlement) => self.on_settled(settlement),
             Input::Resume(payments) => {
-                self.orphans.extend(payments.into_iter().map(|p| Orphan {
+                // Another lane's payments are that lane's business. An authorized one had its
+                // capture queued in the same transaction: the relay finishes it.
+                let lane = &self.config.lane_id;
+                let ours = payments
+                    .into_iter()
+                    .filter(|p| &p.lane == lane && p.state == JournalState::Pending);
+                self.orphans.extend(ours.map(|p| Orphan {
                     reference: p.reference,
                     amount: p.amount,
                     next_poll: now,
@@ -353,11 +359,9 @@ impl Lane {
                     return;
                 }
                 if let Some(session) = &mut self.session
-                    && session.customer.qr() == Some(raw.as_str())
-                    && !matches!(session.customer, Customer::Unidentified { .. })
+                    && session.customer.was_scanned_as(&raw)
                 {
-                    // The same customer again: a double scan, not a new session. (A code that
-                    // could not be exchanged is exchanged again: the network may be back.)
+                    // The same customer again: a double scan, not a new session.
                     session.last_activity = now;
                     return;
                 }
@@ -1326,10 +1330,13 @@ impl Lane {
 }
 
 impl Customer {
-    fn qr(&self) -> Option<&str> {
+    /// True when `code` identifies (or is identifying) this customer. A code that could not be
+    /// exchanged does not count: scanning it again tries again, the network may be back.
+    fn was_scanned_as(&self, code: &str) -> bool {
         match self {
-            Self::Exchanging { raw, .. } | Self::Unidentified { raw } => Some(raw),
-            Self::Known { qr, .. } => qr.as_deref(),
+            Self::Exchanging { raw, .. } => raw == code,
+            Self::Known { qr, .. } => qr.as_deref() == Some(code),
+            Self::Unidentified { .. } => false,
         }
     }
 }

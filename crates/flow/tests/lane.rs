@@ -1109,14 +1109,19 @@ fn a_create_that_could_not_be_journaled_fails_at_once() {
 #[test]
 fn payments_left_unfinished_by_an_earlier_run_are_looked_up_and_finished() {
     let mut till = Till::new();
-    let unfinished = |reference: &str| UnfinishedPayment {
+    let journaled = |reference: &str, lane: &str, state: JournalState| UnfinishedPayment {
         reference: reference.to_owned(),
         amount: nok(30_000),
+        lane: lane.to_owned(),
+        state,
     };
     let out = till.feed(Input::Resume(vec![
-        unfinished("old-approved"),
-        unfinished("old-declined"),
-        unfinished("old-lost"),
+        journaled("old-approved", "till-1", JournalState::Pending),
+        journaled("old-declined", "till-1", JournalState::Pending),
+        journaled("old-lost", "till-1", JournalState::Pending),
+        // Not resumed: another lane's payment, and one whose capture is already queued.
+        journaled("other-till", "till-2", JournalState::Pending),
+        journaled("old-captured", "till-1", JournalState::Authorized),
     ]));
     assert_eq!(lookups(&out).len(), 3, "{out:?}");
 

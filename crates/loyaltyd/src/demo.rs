@@ -32,6 +32,7 @@ pub struct DemoArgs {
 
 /// A scripted customer of the simulator.
 struct DemoCustomer {
+    name: &'static str,
     who: &'static str,
     qr: &'static str,
     msisdn: &'static str,
@@ -41,6 +42,7 @@ struct DemoCustomer {
 
 const CUSTOMERS: &[DemoCustomer] = &[
     DemoCustomer {
+        name: "Kari",
         who: "Kari, a member who approves payments",
         qr: "https://qr.vipps.no/28/2/01/031/4712345678?v=1",
         msisdn: "4712345678",
@@ -48,6 +50,7 @@ const CUSTOMERS: &[DemoCustomer] = &[
         payment: vipps_sim::PaymentBehavior::Approve,
     },
     DemoCustomer {
+        name: "Ola",
         who: "Ola, not a member yet; consents to join and approves payments",
         qr: "https://qr.vipps.no/p/DemoOlaNonMember",
         msisdn: "4798765432",
@@ -55,6 +58,7 @@ const CUSTOMERS: &[DemoCustomer] = &[
         payment: vipps_sim::PaymentBehavior::Approve,
     },
     DemoCustomer {
+        name: "Per",
         who: "Per, a member who declines payments",
         qr: "https://qr.vipps.no/28/2/01/031/4791234567?v=1",
         msisdn: "4791234567",
@@ -271,7 +275,7 @@ async fn seed_members(path: &Path) -> anyhow::Result<()> {
                 contact_id: format!("DEMO-{}", i + 1),
                 msisdn: flow::Msisdn::new(customer.msisdn)?,
                 sub: None,
-                name: Some(customer.who.split(',').next().unwrap_or("").to_owned()),
+                name: Some(customer.name.to_owned()),
                 email: None,
                 joined_at: crate::clock::wall_now(),
                 bonus_points: 100,

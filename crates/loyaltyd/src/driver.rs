@@ -114,9 +114,8 @@ impl Driver {
         Ok(())
     }
 
-    /// Hands the lane the payments an earlier run of this lane started and did not finish.
+    /// Hands the lane the journal's unfinished payments; the lane decides what to resume.
     async fn resume_unfinished_payments(&mut self) -> Result<(), Fatal> {
-        let lane = self.lane.status().lane_id;
         let rows = match self.store.open_payments().await {
             Ok(rows) => rows,
             Err(e) => {
@@ -124,19 +123,20 @@ impl Driver {
                 return Ok(());
             }
         };
-        let unfinished: Vec<flow::UnfinishedPayment> = rows
-            .into_iter()
-            .filter(|row| row.lane == lane && row.state == flow::JournalState::Pending)
-            .map(|row| flow::UnfinishedPayment {
-                reference: row.reference,
-                amount: row.amount,
-            })
-            .collect();
-        if !unfinished.is_empty() {
+        if !rows.is_empty() {
             info!(
-                count = unfinished.len(),
+                count = rows.len(),
                 "looking up payments the last run left unfinished"
             );
+            let unfinished = rows
+                .into_iter()
+                .map(|row| flow::UnfinishedPayment {
+                    reference: row.reference,
+                    amount: row.amount,
+                    lane: row.lane,
+                    state: row.state,
+                })
+                .collect();
             self.feed(Input::Resume(unfinished)).await?;
         }
         Ok(())
@@ -173,7 +173,9 @@ impl Driver {
                 .await?;
             }
             other => {
-                let update = ScannerUpdate::from_event(&other);
+                let Some(update) = ScannerUpdate::from_event(other) else {
+                    return Ok(());
+                };
                 match &update {
                     ScannerUpdate::Connected { device } => {
                         info!(scanner = %name, %device, "scanner connected")

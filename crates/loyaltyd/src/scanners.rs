@@ -25,21 +25,15 @@ pub enum ScannerUpdate {
 }
 
 impl ScannerUpdate {
-    /// The update carried by a non-scan scanner event.
-    pub fn from_event(kind: &scanner::ScannerEventKind) -> Self {
+    /// The state change a scanner event carries; `None` for a scan.
+    pub fn from_event(kind: scanner::ScannerEventKind) -> Option<Self> {
         match kind {
-            scanner::ScannerEventKind::Connected { device } => Self::Connected {
-                device: device.clone(),
-            },
-            scanner::ScannerEventKind::Disconnected { reason } => Self::Disconnected {
-                reason: reason.clone(),
-            },
-            scanner::ScannerEventKind::Error { reason } => Self::Error {
-                reason: reason.clone(),
-            },
-            scanner::ScannerEventKind::Scan(_) => Self::Error {
-                reason: "a scan is not a state change".to_owned(),
-            },
+            scanner::ScannerEventKind::Connected { device } => Some(Self::Connected { device }),
+            scanner::ScannerEventKind::Disconnected { reason } => {
+                Some(Self::Disconnected { reason })
+            }
+            scanner::ScannerEventKind::Error { reason } => Some(Self::Error { reason }),
+            scanner::ScannerEventKind::Scan(_) => None,
         }
     }
 
