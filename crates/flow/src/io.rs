@@ -34,8 +34,32 @@ pub enum Input {
     /// its own lane whose outcome it never learned, looks each up until it is final, and finishes
     /// it.
     Resume(Vec<UnfinishedPayment>),
+    /// Whether Vipps can be reached changed, as the driver sees it from the calls it makes. While
+    /// Vipps is offline the lane asks nothing of it that needs an answer now: a payment or an
+    /// enrollment is refused at once, and a personal QR code is read locally where it can be.
+    Connectivity(Connectivity),
     /// Time passed; sent when [`crate::Lane::poll_timeout`] is reached.
     Tick,
+}
+
+/// Whether Vipps can be reached.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Connectivity {
+    /// Calls reach Vipps (the state a lane starts in).
+    #[default]
+    Online,
+    /// Calls do not reach Vipps.
+    Offline {
+        /// Why, for people (the last failure seen). Never contains secrets or phone numbers.
+        reason: String,
+    },
+}
+
+impl Connectivity {
+    /// True when Vipps can be reached.
+    pub fn is_online(&self) -> bool {
+        matches!(self, Self::Online)
+    }
 }
 
 /// A scan, already classified by the scanner layer.
@@ -391,6 +415,8 @@ pub enum RejectCode {
     InvalidPhone,
     /// The basket total is not a payable amount (currency, minimum).
     InvalidAmount,
+    /// Pay or Enroll while Vipps cannot be reached: the cashier takes another payment method.
+    VippsUnavailable,
 }
 
 impl RejectCode {
@@ -406,6 +432,7 @@ impl RejectCode {
             Self::NothingToCancel => "nothing_to_cancel",
             Self::InvalidPhone => "invalid_phone",
             Self::InvalidAmount => "invalid_amount",
+            Self::VippsUnavailable => "vipps_unavailable",
         }
     }
 }
@@ -448,6 +475,8 @@ pub enum Notice {
     },
     /// A button press was refused, or a scan was ignored.
     Rejected(Rejection),
+    /// Vipps became unreachable, or reachable again.
+    Vipps(Connectivity),
 }
 
 /// What the register hears about the customer.

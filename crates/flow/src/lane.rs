@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{Currency, Member, Money, Msisdn, UnixMillis};
 use crate::io::{
-    Basket, CheckInStatus, Command, CustomerNotice, EndReason, EnrollmentStatus, FailReason,
-    Failure, Input, JournalEntry, JournalState, LoginPoll, LoyaltyAction, LoyaltyEvent, Membership,
-    Notice, Origin, OutboxItem, Output, PaymentCustomer, PaymentRequest, PaymentState,
+    Basket, CheckInStatus, Command, Connectivity, CustomerNotice, EndReason, EnrollmentStatus,
+    FailReason, Failure, Input, JournalEntry, JournalState, LoginPoll, LoyaltyAction, LoyaltyEvent,
+    Membership, Notice, Origin, OutboxItem, Output, PaymentCustomer, PaymentRequest, PaymentState,
     PaymentStatus, RejectCode, Rejection, Request, RequestId, Response, Scan, ScanCode,
     SessionStatus, Settlement,
 };
@@ -99,6 +99,8 @@ pub struct Lane {
     payment: Option<Payment>,
     /// Payments of an earlier run, looked up until final.
     orphans: Vec<Orphan>,
+    /// Whether Vipps can be reached, as the driver last said.
+    vipps: Connectivity,
     outputs: VecDeque<Output>,
 }
 
@@ -226,6 +228,7 @@ impl Lane {
             session: None,
             payment: None,
             orphans: Vec::new(),
+            vipps: Connectivity::Online,
             outputs: VecDeque::new(),
         }
     }
@@ -263,6 +266,12 @@ impl Lane {
                     not_found: 0,
                 }));
                 self.tick_orphans(now);
+            }
+            Input::Connectivity(connectivity) => {
+                if connectivity != self.vipps {
+                    self.vipps = connectivity.clone();
+                    self.notify(Notice::Vipps(connectivity));
+                }
             }
             Input::Tick => self.on_tick(now),
         }
@@ -365,7 +374,13 @@ impl Lane {
                     session.last_activity = now;
                     return;
                 }
-                let request = self.call(Request::ExchangeQr { qr: raw.clone() });
+                // Offline, no round trip that cannot succeed: the exchange fails at once, which
+                // reads an old-style QR code's number locally or tells the cashier why not.
+                let offline = self.offline_failure();
+                let request = match offline {
+                    None => self.call(Request::ExchangeQr { qr: raw.clone() }),
+                    Some(_) => self.next_request_id(),
+                };
                 self.start_session(
                     now,
                     Customer::Exchanging {
@@ -374,6 +389,9 @@ impl Lane {
                         request,
                     },
                 );
+                if let Some(failure) = offline {
+                    self.on_exchanged(Err(failure));
+                }
             }
         }
     }
@@ -459,6 +477,16 @@ impl Lane {
             return Err(reject(
                 RejectCode::PaymentInProgress,
                 "a payment is already pending",
+            ));
+        }
+        // A payment request is never queued: the customer is standing at the till.
+        if let Connectivity::Offline { reason } = &self.vipps {
+            return Err(reject(
+                RejectCode::VippsUnavailable,
+                format!(
+                    "payment by Vipps is unavailable: Vipps cannot be reached ({reason}); \
+                     take another payment method"
+                ),
             ));
         }
         let Some(basket) = &self.basket else {
@@ -573,6 +601,12 @@ impl Lane {
                 ));
             }
         };
+        if let Connectivity::Offline { reason } = &self.vipps {
+            return Err(reject(
+                RejectCode::VippsUnavailable,
+                format!("enrollment needs Vipps, which cannot be reached ({reason}); try later"),
+            ));
+        }
         let binding_message = self.binding_message(session.number);
         let request = self.call(Request::StartLogin {
             msisdn,
@@ -734,6 +768,13 @@ impl Lane {
         if !msisdn.is_norwegian() {
             self.notify(Notice::CheckIn(CheckInStatus::Skipped {
                 reason: "Vipps check-in is only available for Norwegian numbers".to_owned(),
+            }));
+            return;
+        }
+        if !self.vipps.is_online() {
+            // A greeting that arrives later is no greeting: it is not sent at all.
+            self.notify(Notice::CheckIn(CheckInStatus::Skipped {
+                reason: "Vipps cannot be reached".to_owned(),
             }));
             return;
         }
@@ -1262,10 +1303,23 @@ impl Lane {
     // ----- outputs and ids ----------------------------------------------------------------------
 
     fn call(&mut self, request: Request) -> RequestId {
-        self.next_request += 1;
-        let id = RequestId(self.next_request);
+        let id = self.next_request_id();
         self.outputs.push_back(Output::Call { id, request });
         id
+    }
+
+    /// A fresh request id, for a call or for a step that stands in for one.
+    fn next_request_id(&mut self) -> RequestId {
+        self.next_request += 1;
+        RequestId(self.next_request)
+    }
+
+    /// While Vipps is offline: the failure a call to it would end in.
+    fn offline_failure(&self) -> Option<Failure> {
+        match &self.vipps {
+            Connectivity::Online => None,
+            Connectivity::Offline { reason } => Some(Failure::Unreachable(reason.clone())),
+        }
     }
 
     fn notify(&mut self, notice: Notice) {

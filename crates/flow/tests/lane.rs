@@ -1290,3 +1290,107 @@ fn login_polling_never_goes_faster_than_once_a_second() {
     let out = till.advance(Duration::from_millis(1));
     call(&out, |r| matches!(r, Request::PollLogin { .. }));
 }
+
+fn offline() -> Input {
+    Input::Connectivity(Connectivity::Offline {
+        reason: "connection refused".to_owned(),
+    })
+}
+
+#[test]
+fn offline_pay_and_enroll_are_refused_at_once_and_nothing_is_sent() {
+    let mut till = Till::new();
+    till.identify_non_member();
+    till.basket(10_000);
+    let out = till.feed(offline());
+    assert_eq!(
+        notices(&out),
+        vec![Notice::Vipps(Connectivity::Offline {
+            reason: "connection refused".to_owned()
+        })]
+    );
+    assert!(till.feed(offline()).is_empty(), "no news, no notice");
+
+    for command in [Command::Pay, Command::Enroll] {
+        let (result, out) = till.command(command);
+        let rejection = result.expect_err("refused while offline");
+        assert_eq!(rejection.code, RejectCode::VippsUnavailable);
+        assert!(
+            rejection.message.contains("connection refused"),
+            "{rejection:?}"
+        );
+        assert!(out.is_empty(), "no call, no journal entry: {out:?}");
+    }
+    assert_eq!(till.lane.status().payment, None);
+
+    // Vipps is back: the same customer pays without being scanned again.
+    let out = till.feed(Input::Connectivity(Connectivity::Online));
+    assert_eq!(notices(&out), vec![Notice::Vipps(Connectivity::Online)]);
+    let out = till.ok(Command::Pay);
+    create_call(&out);
+}
+
+#[test]
+fn offline_a_clear_text_qr_is_read_locally_without_a_round_trip() {
+    let mut till = Till::new();
+    till.feed(offline());
+    let out = till.scan_qr(QR_CLEAR, Some("4712345678"));
+    assert!(
+        !calls(&out)
+            .iter()
+            .any(|r| matches!(r, Request::ExchangeQr { .. })),
+        "no exchange call while offline: {out:?}"
+    );
+    let find = call(&out, |r| matches!(r, Request::FindMember { .. }));
+    let out = till.answer(find, Ok(Response::Member(Some(member("M-1")))));
+    assert_eq!(
+        notices(&out),
+        vec![
+            Notice::Customer(CustomerNotice::Identified {
+                msisdn: msisdn("4712345678"),
+                verified: false,
+                membership: Membership::Member {
+                    contact_id: "M-1".to_owned()
+                },
+            }),
+            Notice::CheckIn(CheckInStatus::Skipped {
+                reason: "Vipps cannot be reached".to_owned()
+            }),
+        ],
+        "membership comes from the local directory; no check-in is attempted"
+    );
+    assert!(calls(&out).is_empty(), "{out:?}");
+}
+
+#[test]
+fn offline_a_token_qr_cannot_be_read_and_the_cashier_is_told_why() {
+    let mut till = Till::new();
+    till.feed(offline());
+    let out = till.scan_qr(QR_TOKEN, None);
+    assert!(calls(&out).is_empty(), "{out:?}");
+    let [
+        Notice::Session { .. },
+        Notice::Customer(CustomerNotice::Unidentified { reason }),
+    ] = &notices(&out)[..]
+    else {
+        panic!("expected an unidentified customer: {out:?}");
+    };
+    assert!(reason.contains("unreachable"), "{reason}");
+}
+
+#[test]
+fn a_payment_already_waiting_keeps_being_looked_up_while_offline() {
+    let mut till = Till::new();
+    till.identify_member();
+    till.basket(10_000);
+    let reference = till.pay_created();
+    let out = till.feed(offline());
+    assert_eq!(payment_statuses(&out), vec![]);
+    // Offline is the driver's view; the lookup is still made, and its answer still counts.
+    let out = till.next_lookup(state(PaymentState::Authorized));
+    assert_eq!(payment_statuses(&out), vec![PaymentStatus::Authorized]);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Enqueue(OutboxItem::Capture { reference: r, .. }) if *r == reference
+    )));
+}

@@ -37,6 +37,29 @@ pub enum Event {
     Scanner(ScannerEvent),
     /// A button press was refused, or a scan was ignored.
     Rejected(RejectedEvent),
+    /// Vipps became unreachable (payment and enrollment by Vipps are unavailable), or reachable
+    /// again.
+    Vipps(VippsEvent),
+}
+
+/// `vipps`: whether loyaltyd can reach Vipps changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VippsEvent {
+    /// `reachable` or `unreachable`.
+    pub status: VippsStatus,
+    /// With `unreachable`: the last failure, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Whether Vipps can be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VippsStatus {
+    /// Calls reach Vipps again: payment and enrollment are available.
+    Reachable,
+    /// Calls do not reach Vipps: `pay` and `enroll` are refused with `vipps_unavailable`.
+    Unreachable,
 }
 
 /// `barcode`: a scan that is not a Vipps personal QR code.
@@ -341,6 +364,14 @@ impl Event {
                 code: rejection.code.as_str().to_owned(),
                 message: rejection.message.clone(),
             }),
+            Notice::Vipps(flow::Connectivity::Online) => Self::Vipps(VippsEvent {
+                status: VippsStatus::Reachable,
+                reason: None,
+            }),
+            Notice::Vipps(flow::Connectivity::Offline { reason }) => Self::Vipps(VippsEvent {
+                status: VippsStatus::Unreachable,
+                reason: Some(reason.clone()),
+            }),
         }
     }
 
@@ -385,6 +416,7 @@ impl Event {
             Self::Session(_) => "session",
             Self::Scanner(_) => "scanner",
             Self::Rejected(_) => "rejected",
+            Self::Vipps(_) => "vipps",
         }
     }
 }
@@ -500,6 +532,7 @@ impl Serialize for EventEnvelope {
             Event::Session(body) => self.serialize_with(body, serializer),
             Event::Scanner(body) => self.serialize_with(body, serializer),
             Event::Rejected(body) => self.serialize_with(body, serializer),
+            Event::Vipps(body) => self.serialize_with(body, serializer),
         }
     }
 }
