@@ -114,7 +114,12 @@ pub async fn run(
     }
 
     let nudge = Arc::new(Notify::new());
-    let health = Arc::new(crate::effects::VippsHealth::default());
+    let reachability = Arc::new(crate::reachability::Reachability::default());
+    let vipps_changes = reachability.subscribe();
+    background.push(tokio::spawn(crate::reachability::probe(
+        Arc::clone(&reachability),
+        vipps.clone(),
+    )));
     let (settled_tx, settled_rx) = mpsc::channel(256);
     background.push(tokio::spawn(
         Relay {
@@ -123,7 +128,7 @@ pub async fn run(
             settings: config.outbox.clone(),
             nudge: Arc::clone(&nudge),
             settled: settled_tx,
-            health: Arc::clone(&health),
+            reachability: Arc::clone(&reachability),
         }
         .run(),
     ));
@@ -135,7 +140,7 @@ pub async fn run(
         vipps,
         store: store.clone(),
         login_scope: config.vipps.login_scope.clone(),
-        health,
+        reachability,
     });
     let driver = Driver::new(lane, store, effects, register.clone(), nudge, board);
     info!(
@@ -158,6 +163,7 @@ pub async fn run(
                 scanners: scans_rx,
                 register: register_rx,
                 settled: settled_rx,
+                vipps: vipps_changes,
             },
             shutdown,
         )

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flow::{Failure, Input, Lane, Origin, Output, RequestId, Response, ScanCode, ScannerRole};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::effects::Effects;
@@ -30,6 +30,8 @@ pub struct Channels {
     pub register: mpsc::Receiver<register::Incoming>,
     /// Outbox items that reached their end.
     pub settled: mpsc::Receiver<flow::Settlement>,
+    /// Whether Vipps can be reached.
+    pub vipps: watch::Receiver<flow::Connectivity>,
 }
 
 /// How many times the driver tries a journal or outbox write before it stops.
@@ -105,6 +107,10 @@ impl Driver {
                     self.feed(Input::Response { id, result }).await?;
                 }
                 Some(settled) = channels.settled.recv() => self.feed(Input::Settled(settled)).await?,
+                Ok(()) = channels.vipps.changed() => {
+                    let connectivity = channels.vipps.borrow_and_update().clone();
+                    self.feed(Input::Connectivity(connectivity)).await?;
+                }
                 Some(event) = channels.scanners.recv() => self.on_scanner(event).await?,
                 Some(incoming) = channels.register.recv() => self.on_register(incoming).await?,
                 () = timer => self.feed(Input::Tick).await?,
@@ -213,7 +219,7 @@ impl Driver {
                     &self.lane.status(),
                     &self.scanners,
                     outbox.as_ref().ok(),
-                    self.effects.health.reachable(),
+                    self.effects.reachability.reachable(),
                 );
                 responder.reply_status(status);
             }

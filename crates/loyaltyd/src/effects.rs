@@ -5,11 +5,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use flow::{Failure, LoginPoll, Msisdn, PaymentCustomer, PaymentState, Request, Response};
 use tracing::{debug, warn};
+
+use crate::reachability::Reachability;
 
 /// The services calls go to.
 #[derive(Debug, Clone)]
@@ -20,38 +21,8 @@ pub struct Effects {
     pub store: store::Store,
     /// Scopes asked for at enrollment.
     pub login_scope: String,
-    /// Whether Vipps answered lately, for `status`.
-    pub health: Arc<VippsHealth>,
-}
-
-/// Whether Vipps answered the last call: shown in `status`, never used for decisions (the lane
-/// decides from each call's own outcome). Starts unknown (0).
-#[derive(Debug, Default)]
-pub struct VippsHealth(AtomicU8);
-
-impl VippsHealth {
-    const ANSWERED: u8 = 1;
-    const SILENT: u8 = 2;
-
-    /// Records a call's outcome: any answer, even an error, means Vipps is reachable.
-    pub fn record<T>(&self, result: &Result<T, vipps::Error>) {
-        let state = match result {
-            Ok(_) | Err(vipps::Error::Api(_)) => Self::ANSWERED,
-            Err(vipps::Error::Unreachable(_) | vipps::Error::Timeout(_)) => Self::SILENT,
-            Err(_) => return,
-        };
-        self.0.store(state, Ordering::Relaxed);
-    }
-
-    /// `Some(true)` if Vipps answered the last call, `Some(false)` if it did not, `None` before
-    /// the first call.
-    pub fn reachable(&self) -> Option<bool> {
-        match self.0.load(Ordering::Relaxed) {
-            Self::ANSWERED => Some(true),
-            Self::SILENT => Some(false),
-            _ => None,
-        }
-    }
+    /// Whether Vipps can be reached, judged from every call.
+    pub reachability: Arc<Reachability>,
 }
 
 impl Effects {
@@ -61,7 +32,7 @@ impl Effects {
         call: impl Future<Output = Result<T, vipps::Error>>,
     ) -> Result<T, Failure> {
         let result = call.await;
-        self.health.record(&result);
+        self.reachability.record(&result);
         result.map_err(failure)
     }
 

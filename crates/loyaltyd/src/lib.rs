@@ -17,6 +17,7 @@ pub mod effects;
 pub mod logging;
 pub mod loyalty;
 pub mod outbox;
+pub mod reachability;
 pub mod scanners;
 pub mod signals;
 pub mod sources;

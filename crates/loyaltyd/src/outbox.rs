@@ -95,13 +95,15 @@ pub struct Relay {
     pub nudge: Arc<Notify>,
     /// Where settlements go.
     pub settled: mpsc::Sender<Settlement>,
-    /// Whether Vipps answers, for `status`.
-    pub health: Arc<crate::effects::VippsHealth>,
+    /// Whether Vipps can be reached: judged from each delivery too, and when it comes back,
+    /// every waiting item goes out at once.
+    pub reachability: Arc<crate::reachability::Reachability>,
 }
 
 impl Relay {
     /// Runs until the driver is gone.
     pub async fn run(self) {
+        let mut vipps_changes = self.reachability.subscribe();
         loop {
             let now = crate::clock::wall_now();
             // After any store trouble the relay pauses for `retry_min`: it never spins on an
@@ -142,6 +144,11 @@ impl Relay {
             tokio::select! {
                 () = self.nudge.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+                changed = vipps_changes.changed() => {
+                    if changed.is_ok() && vipps_changes.borrow_and_update().is_online() {
+                        self.bring_forward().await;
+                    }
+                }
             }
         }
     }
@@ -161,7 +168,7 @@ impl Relay {
             }
         };
         let result = self.vipps.execute(&operation).await;
-        self.health.record(&result);
+        self.reachability.record(&result);
         match result {
             Ok(()) => {
                 info!(key = %row.key, kind = %row.kind, "outbox item delivered");
@@ -189,6 +196,15 @@ impl Relay {
                     self.record(self.store.mark_failed(row.id, &reason, next).await)
                 }
             }
+        }
+    }
+
+    /// Vipps answers again: what waited for it is due now, not at the end of its backoff.
+    async fn bring_forward(&self) {
+        match self.store.make_pending_due(crate::clock::wall_now()).await {
+            Ok(0) => {}
+            Ok(moved) => info!(items = moved, "Vipps is back: sending the queued items now"),
+            Err(e) => error!("outbox unreadable: {e}"),
         }
     }
 

@@ -198,6 +198,14 @@ impl Store {
             .await
     }
 
+    /// Makes every pending item due at `now` (those due later are brought forward; attempts are
+    /// kept), and returns how many moved: when Vipps answers again after an outage, what waited
+    /// for it goes out at once instead of at the end of its backoff.
+    pub async fn make_pending_due(&self, now: UnixMillis) -> Result<u64, StoreError> {
+        self.write_tx(async |conn| make_pending_due(conn, now).await)
+            .await
+    }
+
     /// Deletes an item in any state; if it was pending, its call will not be made.
     pub async fn drop_item(&self, id: OutboxId) -> Result<(), StoreError> {
         self.write_tx(async |conn| drop_item(conn, id).await).await
@@ -398,6 +406,21 @@ pub(crate) async fn mark_failed(
     .await?
     .rows_affected();
     expect_one(conn, id, updated, OutboxState::Pending).await
+}
+
+pub(crate) async fn make_pending_due(
+    conn: &mut SqliteConnection,
+    now: UnixMillis,
+) -> Result<u64, Fault> {
+    let moved = sqlx::query(
+        "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?",
+    )
+    .bind(now.0)
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved)
 }
 
 /// Gives a pending item up: it becomes a dead letter with `error` as its last error. The attempt

@@ -43,6 +43,7 @@ pub mod login;
 pub mod loyalty;
 mod mask;
 mod operation;
+mod probe;
 pub mod qr;
 mod token;
 

@@ -191,6 +191,46 @@ async fn a_failed_item_waits_until_its_retry_time() {
 }
 
 #[tokio::test]
+async fn waiting_items_can_be_made_due_at_once() {
+    let (_dir, _path, store) = fresh().await;
+    let waiting = store
+        .enqueue(&record("ev-1", None, 10))
+        .await
+        .expect("enqueue")
+        .id();
+    store
+        .enqueue(&record("ev-2", None, 20))
+        .await
+        .expect("enqueue");
+    let dead = store
+        .enqueue(&record("ev-3", None, 30))
+        .await
+        .expect("enqueue")
+        .id();
+    store
+        .mark_failed(waiting, "connection refused", UnixMillis(60_000))
+        .await
+        .expect("failed");
+    store
+        .mark_dead(dead, "gave up", UnixMillis(40))
+        .await
+        .expect("dead");
+    assert_eq!(
+        keys(&store.due(UnixMillis(50), 10).await.expect("due")),
+        ["ev-2"]
+    );
+
+    assert_eq!(
+        store.make_pending_due(UnixMillis(50)).await.expect("moved"),
+        1,
+        "only the item waiting for a later time moves; dead letters stay"
+    );
+    let due = store.due(UnixMillis(50), 10).await.expect("due");
+    assert_eq!(keys(&due), ["ev-1", "ev-2"]);
+    assert_eq!(due[0].attempts, 1, "attempts are kept");
+}
+
+#[tokio::test]
 async fn dead_letters_are_kept_out_of_the_queue_until_retried() {
     let (_dir, _path, store) = fresh().await;
     let id = store
