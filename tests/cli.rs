@@ -134,3 +134,121 @@ async fn check_config_accepts_the_example_and_names_key_and_line_of_a_mistake() 
         "{stderr}"
     );
 }
+
+/// The shared scanner fixtures, beside this checkout.
+fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+/// The `data` of every scan `loyaltyd decode` prints for `file`; every line must be JSON with
+/// either a scan's three keys or an error.
+async fn decoded(format: &str, layout: &str, file: &std::path::Path) -> Vec<serde_json::Value> {
+    let path = file.to_str().expect("utf-8 path");
+    let output = run(&["decode", "--format", format, "--layout", layout, path]).await;
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .filter(|value| {
+            if value.get("error").is_some() {
+                return false;
+            }
+            let kind = value["kind"].as_str().expect("kind");
+            assert!(
+                ["vipps-personal", "token", "other"].contains(&kind),
+                "{value}"
+            );
+            true
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn decode_prints_every_fixture_as_expected() {
+    let mut checked = 0;
+    for (dir, format, layout, ext) in [
+        ("serial", "serial", "us", "bin"),
+        ("hid-pos", "hid-pos", "us", "hex"),
+        ("hid-keyboard/us", "hid-keyboard", "us", "hex"),
+        ("hid-keyboard/no", "hid-keyboard", "no", "hex"),
+    ] {
+        let dir = fixtures().join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == ext))
+            .collect();
+        files.sort();
+        for file in files {
+            let expected =
+                std::fs::read_to_string(file.with_extension("expected")).expect("expected");
+            let scans = decoded(format, layout, &file).await;
+            let want: Vec<(Option<String>, String)> = expected
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(
+                    |line| match serde_json::from_str::<serde_json::Value>(line) {
+                        Ok(v) if v.is_object() => (
+                            v["symbology"].as_str().map(str::to_owned),
+                            v["data"].as_str().expect("data").to_owned(),
+                        ),
+                        _ => (None, line.to_owned()),
+                    },
+                )
+                .collect();
+            let got: Vec<(Option<String>, String)> = scans
+                .iter()
+                .map(|s| {
+                    (
+                        s["symbology"].as_str().map(str::to_owned),
+                        s["data"].as_str().expect("data").to_owned(),
+                    )
+                })
+                .collect();
+            // Text fixtures list data only; the symbology is checked where they give it.
+            let got: Vec<_> = got
+                .into_iter()
+                .zip(&want)
+                .map(|((symbology, data), (want_symbology, _))| {
+                    (symbology.filter(|_| want_symbology.is_some()), data)
+                })
+                .collect();
+            assert_eq!(got, want, "{}", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} fixtures found");
+}
+
+#[tokio::test]
+async fn decode_names_the_kind_and_reports_what_is_not_a_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("capture.bin");
+    std::fs::write(
+        &file,
+        b"]Q1https://qr.vipps.no/p/Xk7qYzW2rT9bQmLp\r\n\xff\xfe\r\n7038010069307\r\n",
+    )
+    .expect("write");
+    let output = run(&["decode", "--format", "serial", file.to_str().expect("path")]).await;
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "token");
+    assert_eq!(lines[0]["symbology"], "]Q1");
+    assert!(lines[1]["error"].as_str().is_some(), "{}", lines[1]);
+    assert_eq!(lines[2]["kind"], "other");
+
+    let missing = run(&["decode", "--format", "serial", "/nonexistent/capture"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    let bad_layout = run(&["decode", "--format", "hid-keyboard", "--layout", "xx", "-"]).await;
+    assert_eq!(
+        bad_layout.status.code(),
+        Some(2),
+        "clap refuses an unknown layout"
+    );
+}

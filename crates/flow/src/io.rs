@@ -383,6 +383,9 @@ pub enum Output {
     Persist(JournalEntry),
     /// Put an item in the durable outbox; durable before the next output is carried out.
     Enqueue(OutboxItem),
+    /// Record a member's purchase for the loyalty program; durable with the capture it comes with.
+    /// The program credits it ([`crate::program::accrue`]) once the capture went through.
+    RecordPurchase(crate::program::Purchase),
 }
 
 /// Why a command was refused. The code is stable (register protocol `error.code`).
@@ -417,6 +420,9 @@ pub enum RejectCode {
     InvalidAmount,
     /// Pay or Enroll while Vipps cannot be reached: the cashier takes another payment method.
     VippsUnavailable,
+    /// Pay for a customer whose number the payment method cannot take (Vipps eCom takes
+    /// Norwegian numbers only): the cashier takes another payment method.
+    UnsupportedNumber,
 }
 
 impl RejectCode {
@@ -433,6 +439,7 @@ impl RejectCode {
             Self::InvalidPhone => "invalid_phone",
             Self::InvalidAmount => "invalid_amount",
             Self::VippsUnavailable => "vipps_unavailable",
+            Self::UnsupportedNumber => "unsupported_number",
         }
     }
 }
@@ -775,4 +782,27 @@ pub struct LoyaltyEvent {
 pub enum LoyaltyAction {
     /// `benefits.member.registered`: a new member joined.
     MemberRegistered(Member),
+    /// A change the loyalty program made: points, stamps, rewards, member administration.
+    Program {
+        /// The member's `contactId`.
+        contact_id: String,
+        /// The member's number.
+        msisdn: Msisdn,
+        /// What changed.
+        kind: crate::program::ProgramEventKind,
+    },
+}
+
+impl From<crate::program::ProgramEvent> for LoyaltyEvent {
+    fn from(event: crate::program::ProgramEvent) -> Self {
+        Self {
+            event_id: event.event_id,
+            at: event.at,
+            action: LoyaltyAction::Program {
+                contact_id: event.contact_id,
+                msisdn: event.msisdn,
+                kind: event.kind,
+            },
+        }
+    }
 }

@@ -46,6 +46,10 @@ pub struct LaneConfig {
     pub payment_description: String,
     /// Whether members get a Vipps check-in screen when identified.
     pub check_in: bool,
+    /// Whether the payment method takes Norwegian (+47) numbers only (Vipps eCom): Pay for a
+    /// customer known by another number is then refused at once with
+    /// [`RejectCode::UnsupportedNumber`], instead of a call that cannot succeed.
+    pub norwegian_numbers_only: bool,
 }
 
 impl LaneConfig {
@@ -60,6 +64,7 @@ impl LaneConfig {
             max_create_attempts: 3,
             payment_description: "Purchase".to_owned(),
             check_in: true,
+            norwegian_numbers_only: false,
         }
     }
 }
@@ -524,6 +529,17 @@ impl Lane {
             } => PaymentCustomer::PersonalQr(qr.clone()),
             Customer::Known { msisdn, .. } => PaymentCustomer::Phone(msisdn.clone()),
         };
+        // A number the payment method cannot take is the cashier's to hear now, not a failed
+        // call. (A QR code still being exchanged names no number yet: the create call checks it.)
+        if let Customer::Known { msisdn, .. } = &session.customer
+            && self.config.norwegian_numbers_only
+            && !msisdn.is_norwegian()
+        {
+            return Err(reject(
+                RejectCode::UnsupportedNumber,
+                "this payment method takes Norwegian (+47) numbers only; take another payment method",
+            ));
+        }
         let reference = self.new_reference();
         let idempotency_key = format!("{reference}-create");
         self.persist(JournalEntry::Started {
@@ -1021,7 +1037,24 @@ impl Lane {
     }
 
     fn on_authorized(&mut self, payment: Payment) {
-        self.authorize(payment.reference, payment.amount);
+        // A member's purchase earns points and stamps once it is captured; the record goes into
+        // the same transaction as the capture.
+        let member = self.session.as_ref().and_then(|s| match &s.customer {
+            Customer::Known {
+                membership: MembershipState::Member(member),
+                ..
+            } => Some(member.contact_id.clone()),
+            _ => None,
+        });
+        let purchase = member.and_then(|contact_id| {
+            Some(crate::program::Purchase {
+                reference: crate::program::Reference::new(&payment.reference).ok()?,
+                contact_id,
+                amount: payment.amount,
+                at: self.wall,
+            })
+        });
+        self.authorize(payment.reference, payment.amount, purchase);
         // The sale is done: the next customer starts clean.
         self.basket = None;
         if self.session.is_some() {
@@ -1030,7 +1063,12 @@ impl Lane {
     }
 
     /// Records an authorized payment, queues its capture, and tells the register.
-    fn authorize(&mut self, reference: String, amount: Money) {
+    fn authorize(
+        &mut self,
+        reference: String,
+        amount: Money,
+        purchase: Option<crate::program::Purchase>,
+    ) {
         self.persist(JournalEntry::Progressed {
             reference: reference.clone(),
             state: JournalState::Authorized,
@@ -1041,6 +1079,9 @@ impl Lane {
             amount,
             idempotency_key: format!("{reference}-capture"),
         });
+        if let Some(purchase) = purchase {
+            self.outputs.push_back(Output::RecordPurchase(purchase));
+        }
         self.notify(Notice::Payment {
             reference,
             amount,
@@ -1169,7 +1210,8 @@ impl Lane {
             reference, amount, ..
         } = self.orphans.remove(index);
         match outcome {
-            Ok(()) => self.authorize(reference, amount),
+            // Who paid for an earlier run's sale is not known: no purchase to credit.
+            Ok(()) => self.authorize(reference, amount, None),
             Err((reason, detail)) => self.fail(reference, amount, reason, detail),
         }
     }

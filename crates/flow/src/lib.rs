@@ -9,10 +9,13 @@
 //! - [`domain`]: phone numbers, money, members.
 //! - [`io`]: inputs, outputs, requests and notices.
 //! - [`lane`]: the state machine.
+//! - [`program`]: the loyalty program's rules (points, stamp cards, coupons, bonus checks) and
+//!   member administration, as pure functions over a member's account.
 
 pub mod domain;
 pub mod io;
 pub mod lane;
+pub mod program;
 
 pub use domain::{
     CommunicationPreferences, Currency, Member, Money, Msisdn, MsisdnError, Profile, ScannerRole,

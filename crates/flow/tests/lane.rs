@@ -384,6 +384,13 @@ fn member_scan_checks_in_then_pays_and_captures() {
                 amount: nok(49_900),
                 idempotency_key: format!("{reference}-capture"),
             }),
+            // A member's purchase, for the loyalty program once the capture is through.
+            Output::RecordPurchase(flow::program::Purchase {
+                reference: flow::program::Reference::new(&reference).expect("reference"),
+                contact_id: "M-1".to_owned(),
+                amount: nok(49_900),
+                at: till.wall,
+            }),
             Output::Notify(Notice::Payment {
                 reference: reference.clone(),
                 amount: nok(49_900),
@@ -1393,4 +1400,60 @@ fn a_payment_already_waiting_keeps_being_looked_up_while_offline() {
         o,
         Output::Enqueue(OutboxItem::Capture { reference: r, .. }) if *r == reference
     )));
+}
+
+#[test]
+fn a_payment_method_for_norwegian_numbers_refuses_others_at_pay_and_sends_nothing() {
+    let norwegian_only = || {
+        let mut config = LaneConfig::new("till-1");
+        config.norwegian_numbers_only = true;
+        Till::with_config(config)
+    };
+
+    // A Danish customer, typed in: Pay is refused at once, with nothing journaled or sent.
+    let mut till = norwegian_only();
+    till.ok(Command::Phone {
+        number: "+45 12 34 56 78".to_owned(),
+    });
+    till.answer(RequestId(1), Ok(Response::Member(None)));
+    till.basket(10_000);
+    let (result, out) = till.command(Command::Pay);
+    let rejection = result.expect_err("a Danish number is refused");
+    assert_eq!(rejection.code, RejectCode::UnsupportedNumber);
+    assert_eq!(rejection.code.as_str(), "unsupported_number");
+    assert!(rejection.message.contains("+47"), "{rejection:?}");
+    assert!(out.is_empty(), "no call, no journal entry: {out:?}");
+    assert_eq!(till.lane.status().payment, None);
+    // The customer stays: the cashier takes another payment method or cancels.
+    assert!(till.lane.status().customer.is_some());
+
+    // A Norwegian customer pays as always.
+    let mut till = norwegian_only();
+    till.identify_member();
+    till.basket(10_000);
+    let out = till.ok(Command::Pay);
+    create_call(&out);
+
+    // A QR code still being exchanged names no number yet: Pay goes ahead with the code.
+    let mut till = norwegian_only();
+    till.basket(10_000);
+    till.scan_qr(QR_TOKEN, None);
+    let out = till.ok(Command::Pay);
+    assert_eq!(
+        create_call(&out).1.customer,
+        PaymentCustomer::PersonalQr(QR_TOKEN.to_owned())
+    );
+
+    // Without the rule (ePayment), the Danish customer pays.
+    let mut till = Till::new();
+    till.ok(Command::Phone {
+        number: "+45 12 34 56 78".to_owned(),
+    });
+    till.answer(RequestId(1), Ok(Response::Member(None)));
+    till.basket(10_000);
+    let out = till.ok(Command::Pay);
+    assert_eq!(
+        create_call(&out).1.customer,
+        PaymentCustomer::Phone(msisdn("4512345678"))
+    );
 }

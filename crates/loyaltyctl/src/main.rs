@@ -1,10 +1,19 @@
 //! `loyaltyctl`: the register protocol from a shell, for installers, support and scripts.
 //!
-//! Every subcommand is one register command over loyaltyd's socket, except `watch`, which
-//! subscribes and prints events until interrupted, reconnecting (and catching up) when loyaltyd
-//! restarts. Exit status: 0 when loyaltyd accepted the command, 1 when it refused it (the error
-//! code and message are printed) or could not be reached.
+//! Every subcommand is one register command over loyaltyd's socket (`queue drop` and
+//! `member delete` look the item up first, to show it and ask), except `watch`, which subscribes
+//! and prints events until interrupted, reconnecting (and catching up) when loyaltyd restarts.
+//! Replies are shown as a summary for people, or with `--json` as the reply's `result`. Phone
+//! numbers are masked in summaries; `--json` shows them in full.
+//!
+//! Exit status: 0 when loyaltyd accepted the command, 1 when it refused it (the error code and
+//! message are printed), could not be reached, or a confirmation was declined.
 
+mod confirm;
+mod devices;
+mod format;
+mod member;
+mod queue;
 mod status;
 mod watch;
 
@@ -12,8 +21,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
-use register::{Amount, Client, Command, Reply, StatusReply};
+use clap::builder::BoolishValueParser;
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use register::member::{MemberLookup, PreferencesUpdate};
+use register::queue::{MAX_LIMIT, QueueFilter};
+use register::{Amount, Client, Command, DevicesReply, Reply, StatusReply};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// Talk to loyaltyd over its register socket.
 #[derive(Debug, Parser)]
@@ -27,6 +41,9 @@ struct Cli {
         default_value = "/run/loyaltyd/register.sock"
     )]
     socket: PathBuf,
+    /// Print the reply's `result` as JSON instead of a summary (numbers in full).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -39,6 +56,15 @@ enum Cmd {
         #[arg(long)]
         since: Option<u64>,
     },
+    #[command(flatten)]
+    Lane(LaneCmd),
+    #[command(flatten)]
+    Admin(AdminCmd),
+}
+
+/// The lane's commands: they reply with `{}` ("ok"), and events tell what follows.
+#[derive(Debug, Subcommand)]
+enum LaneCmd {
     /// Set the basket total: `basket 499.00` (or `499`, `499,50`).
     Basket {
         /// The amount in major units; converted to minor units exactly.
@@ -60,12 +86,124 @@ enum Cmd {
         /// `+47 123 45 678`, `12345678`, …
         number: String,
     },
-    /// Show the lane's state (the customer's number masked; `--json` shows it in full).
-    Status {
-        /// Print the `result` object as JSON.
-        #[arg(long)]
-        json: bool,
+}
+
+/// The commands loyaltyd answers with data.
+#[derive(Debug, Subcommand)]
+enum AdminCmd {
+    /// Show the lane at a glance: customer (masked), sale, scanners, Vipps, outbox, counts.
+    Status,
+    /// List the configured scanners and their state, and the devices that could be scanners.
+    Devices,
+    /// List the outbox (pending and dead items unless --state says otherwise), or act on an item.
+    Queue(QueueArgs),
+    /// Show or administer a loyalty-club member.
+    Member {
+        #[command(subcommand)]
+        action: MemberCmd,
     },
+    /// Redeem a coupon or bonus check (the customer's at the till unless --contact-id).
+    Redeem {
+        /// The reward's id, as `member show` lists it.
+        reward: String,
+        /// The member, when not the customer at the till.
+        #[arg(long)]
+        contact_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct QueueArgs {
+    #[command(subcommand)]
+    action: Option<QueueCmd>,
+    /// Which items: pending, dead, delivered or all.
+    #[arg(long, value_parser = parse_state)]
+    state: Option<QueueFilter>,
+    /// At most this many items (1 to 1000; loyaltyd's default is 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIMIT)))]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCmd {
+    /// Put a dead item back in the queue, due now.
+    Retry {
+        /// The item's number, as `queue` lists it.
+        #[arg(value_parser = clap::value_parser!(i64).range(0..))]
+        item: i64,
+    },
+    /// Delete a pending or dead item: its call to Vipps will never be made.
+    Drop {
+        /// The item's number, as `queue` lists it.
+        #[arg(value_parser = clap::value_parser!(i64).range(0..))]
+        item: i64,
+        /// Do not ask (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MemberCmd {
+    /// Show a member: points, stamp cards, rewards (the customer at the till by default).
+    Show {
+        /// The member's contact id.
+        #[arg(long, conflicts_with = "phone")]
+        contact_id: Option<String>,
+        /// The member's phone number, as for `phone`.
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Change a member's communication preferences (yes/no, on/off, true/false).
+    #[command(group(ArgGroup::new("change").required(true).multiple(true)))]
+    Update {
+        /// The member's contact id.
+        contact_id: String,
+        /// Accepts e-mail.
+        #[arg(long, group = "change", value_parser = BoolishValueParser::new())]
+        email: Option<bool>,
+        /// Accepts SMS.
+        #[arg(long, group = "change", value_parser = BoolishValueParser::new())]
+        sms: Option<bool>,
+        /// Accepts post.
+        #[arg(long, group = "change", value_parser = BoolishValueParser::new())]
+        postal: Option<bool>,
+    },
+    /// Delete a member with their points, stamps and rewards.
+    Delete {
+        /// The member's contact id.
+        contact_id: String,
+        /// Do not ask (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Send a member's whole state to Vipps again.
+    Resync {
+        /// The member's contact id.
+        contact_id: String,
+    },
+}
+
+impl AdminCmd {
+    /// Refuses at once, before connecting, an action that must be confirmed when nobody can
+    /// be asked.
+    fn check_confirmable(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Queue(QueueArgs {
+                action: Some(QueueCmd::Drop { item, yes }),
+                ..
+            }) => confirm::check_can_ask(*yes, &format!("drop outbox item {item}")),
+            Self::Member {
+                action: MemberCmd::Delete { contact_id, yes },
+            } => confirm::check_can_ask(*yes, &format!("delete member {contact_id}")),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse_state(text: &str) -> Result<QueueFilter, register::UnknownName> {
+    text.parse()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -81,35 +219,133 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = match cli.command {
-        Cmd::Watch { since } => return watch::run(&cli.socket, since).await,
-        Cmd::Status { json } => return status(&cli.socket, json).await,
-        Cmd::Basket { amount, currency } => basket(&amount, &currency)?,
-        Cmd::Pay => Command::Pay,
-        Cmd::Enroll => Command::Enroll,
-        Cmd::Cancel => Command::Cancel,
-        Cmd::Reset => Command::Reset,
-        Cmd::Phone { number } => Command::Phone { number },
-    };
-    let mut client = Client::connect(&cli.socket).await?;
-    match client.send(&command).await? {
-        Reply::Ok(_) => {
-            println!("ok");
-            Ok(())
+    let Cli {
+        socket,
+        json,
+        command,
+    } = cli;
+    match command {
+        Cmd::Watch { since } => watch::run(&socket, since).await,
+        Cmd::Lane(command) => {
+            // A mistyped amount is reported without connecting.
+            let command = lane(command)?;
+            let mut client = Client::connect(&socket).await?;
+            show(&mut client, &command, json, |_: Value| "ok\n".to_owned()).await
         }
+        Cmd::Admin(command) => {
+            command.check_confirmable()?;
+            let mut client = Client::connect(&socket).await?;
+            administer(&mut client, command, json).await
+        }
+    }
+}
+
+/// The register command for a lane subcommand.
+fn lane(command: LaneCmd) -> anyhow::Result<Command> {
+    Ok(match command {
+        LaneCmd::Basket { amount, currency } => basket(&amount, &currency)?,
+        LaneCmd::Pay => Command::Pay,
+        LaneCmd::Enroll => Command::Enroll,
+        LaneCmd::Cancel => Command::Cancel,
+        LaneCmd::Reset => Command::Reset,
+        LaneCmd::Phone { number } => Command::Phone { number },
+    })
+}
+
+/// The commands whose replies carry data.
+async fn administer(client: &mut Client, command: AdminCmd, json: bool) -> anyhow::Result<()> {
+    match command {
+        AdminCmd::Status => {
+            show(client, &Command::Status, json, |s: StatusReply| {
+                status::describe(&s)
+            })
+            .await
+        }
+        AdminCmd::Devices => {
+            show(client, &Command::Devices, json, |d: DevicesReply| {
+                devices::describe(&d)
+            })
+            .await
+        }
+        AdminCmd::Queue(QueueArgs {
+            action: None,
+            state,
+            limit,
+        }) => queue::list(client, state, limit, json).await,
+        AdminCmd::Queue(QueueArgs {
+            action: Some(QueueCmd::Retry { item }),
+            ..
+        }) => queue::retry(client, item, json).await,
+        AdminCmd::Queue(QueueArgs {
+            action: Some(QueueCmd::Drop { item, yes }),
+            ..
+        }) => queue::drop(client, item, yes, json).await,
+        AdminCmd::Member { action } => match action {
+            MemberCmd::Show { contact_id, phone } => {
+                let by = match (contact_id, phone) {
+                    (Some(id), _) => Some(MemberLookup::ContactId(id)),
+                    (None, Some(phone)) => Some(MemberLookup::Phone(phone)),
+                    (None, None) => None,
+                };
+                member::show_member(client, by, json).await
+            }
+            MemberCmd::Update {
+                contact_id,
+                email,
+                sms,
+                postal,
+            } => {
+                let preferences = PreferencesUpdate { email, sms, postal };
+                member::update(client, contact_id, preferences, json).await
+            }
+            MemberCmd::Delete { contact_id, yes } => {
+                member::delete(client, contact_id, yes, json).await
+            }
+            MemberCmd::Resync { contact_id } => member::resync(client, contact_id, json).await,
+        },
+        AdminCmd::Redeem { reward, contact_id } => {
+            member::redeem(client, reward, contact_id, json).await
+        }
+    }
+}
+
+/// Sends `command` and returns its `result`; a refusal is an error that names its code.
+async fn send(client: &mut Client, command: &Command) -> anyhow::Result<Value> {
+    match client.send(command).await? {
+        Reply::Ok(result) => Ok(result),
         Reply::Error { code, message } => bail!("refused: {code}: {message}"),
     }
 }
 
-async fn status(socket: &std::path::Path, json: bool) -> anyhow::Result<()> {
-    let mut client = Client::connect(socket).await?;
-    let result = client.send(&Command::Status).await?.into_result()?;
+/// Sends `command` and reads its `result` as `T`.
+async fn request<T: DeserializeOwned>(client: &mut Client, command: &Command) -> anyhow::Result<T> {
+    let result = send(client, command).await?;
+    typed(command, result)
+}
+
+fn typed<T: DeserializeOwned>(command: &Command, result: Value) -> anyhow::Result<T> {
+    serde_json::from_value(result).with_context(|| {
+        format!(
+            "loyaltyd sent a {} reply this loyaltyctl does not understand",
+            command.name()
+        )
+    })
+}
+
+/// Sends `command` and prints the answer: with `json`, the `result` as one line of JSON (not
+/// required to be understood, so that a newer loyaltyd's fields show too); otherwise `summary`
+/// of the typed result.
+async fn show<T: DeserializeOwned>(
+    client: &mut Client,
+    command: &Command,
+    json: bool,
+    summary: impl FnOnce(T) -> String,
+) -> anyhow::Result<()> {
+    let result = send(client, command).await?;
     if json {
         println!("{result}");
     } else {
-        let status: StatusReply = serde_json::from_value(result)
-            .context("loyaltyd sent a status this loyaltyctl does not understand")?;
-        print!("{}", status::describe(&status));
+        print!("{}", summary(typed(command, result)?));
     }
     Ok(())
 }
@@ -139,7 +375,7 @@ mod tests {
     fn basket_converts_the_amount_exactly() {
         let parsed = Cli::try_parse_from(["loyaltyctl", "basket", "499.00", "--currency", "eur"])
             .expect("parses");
-        let Cmd::Basket { amount, currency } = parsed.command else {
+        let Cmd::Lane(LaneCmd::Basket { amount, currency }) = parsed.command else {
             panic!("not a basket: {parsed:?}");
         };
         assert_eq!(
@@ -177,5 +413,78 @@ mod tests {
         let parsed = Cli::try_parse_from(["loyaltyctl", "status", "--socket", "/tmp/x.sock"])
             .expect("parses");
         assert_eq!(parsed.socket, PathBuf::from("/tmp/x.sock"));
+    }
+
+    #[test]
+    fn queue_takes_either_a_listing_or_an_action() {
+        let parsed =
+            Cli::try_parse_from(["loyaltyctl", "queue", "--state", "dead", "--limit", "5"])
+                .expect("parses");
+        let Cmd::Admin(AdminCmd::Queue(args)) = parsed.command else {
+            panic!("not a queue: {parsed:?}");
+        };
+        assert_eq!((args.state, args.limit), (Some(QueueFilter::Dead), Some(5)));
+        assert!(args.action.is_none());
+
+        let parsed = Cli::try_parse_from(["loyaltyctl", "queue", "drop", "7", "--yes", "--json"])
+            .expect("parses");
+        assert!(parsed.json);
+        assert!(matches!(
+            parsed.command,
+            Cmd::Admin(AdminCmd::Queue(QueueArgs {
+                action: Some(QueueCmd::Drop { item: 7, yes: true }),
+                ..
+            }))
+        ));
+
+        for bad in [
+            vec!["loyaltyctl", "queue", "--state", "failed"],
+            vec!["loyaltyctl", "queue", "--limit", "0"],
+            vec!["loyaltyctl", "queue", "--limit", "1001"],
+            vec!["loyaltyctl", "queue", "--state", "dead", "retry", "7"],
+            vec!["loyaltyctl", "queue", "retry", "-1"],
+            vec!["loyaltyctl", "queue", "drop"],
+        ] {
+            assert!(Cli::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn member_update_needs_a_change_and_takes_yes_or_no() {
+        let parsed = Cli::try_parse_from([
+            "loyaltyctl",
+            "member",
+            "update",
+            "M-1",
+            "--sms",
+            "off",
+            "--email",
+            "yes",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            parsed.command,
+            Cmd::Admin(AdminCmd::Member {
+                action: MemberCmd::Update {
+                    email: Some(true),
+                    sms: Some(false),
+                    postal: None,
+                    ..
+                }
+            })
+        ));
+        assert!(Cli::try_parse_from(["loyaltyctl", "member", "update", "M-1"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "loyaltyctl",
+                "member",
+                "show",
+                "--contact-id",
+                "M-1",
+                "--phone",
+                "12345678"
+            ])
+            .is_err()
+        );
     }
 }

@@ -9,10 +9,11 @@ use tokio::sync::{Notify, mpsc};
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::driver::{Channels, Driver};
+use crate::driver::{Channels, Driver, Parts, Service};
 use crate::effects::Effects;
 use crate::outbox::Relay;
 use crate::scanners::ScannerBoard;
+use crate::systemd::{Note, Notifier, Systemd};
 
 /// How an embedding program (demo mode) joins in: scanners it feeds itself, and where to send
 /// the handles once everything listens.
@@ -22,6 +23,8 @@ pub struct Embed {
     pub started: tokio::sync::oneshot::Sender<Running>,
     /// Scanners that are not in the configuration, fed through [`Running::scans`].
     pub virtual_scanners: Vec<(String, flow::ScannerRole)>,
+    /// Buttons and lights to use instead of the configured GPIO (a test's fake pins).
+    pub gpio: Option<gpio::Hardware>,
 }
 
 /// A running daemon's handles, for demo mode and tests that embed it.
@@ -97,20 +100,44 @@ pub async fn run(
     let (scans_tx, scans_rx) = mpsc::channel(256);
     let mut board = ScannerBoard::default();
     for settings in &config.scanners {
-        board.add(&settings.name, settings.role);
-        let source = crate::sources::serial(settings)?;
-        let tx = scans_tx.clone();
-        background.push(tokio::spawn(source.run(tx)));
+        board.add(
+            &settings.name,
+            settings.role,
+            settings.kind(),
+            settings.identity(),
+        );
+        background.push(crate::sources::spawn(settings, scans_tx.clone())?);
     }
-    let (started, virtual_scanners) = match embed {
+    let (started, virtual_scanners, embedded_gpio) = match embed {
         Some(Embed {
             started,
             virtual_scanners,
-        }) => (Some(started), virtual_scanners),
-        None => (None, Vec::new()),
+            gpio,
+        }) => (Some(started), virtual_scanners, gpio),
+        None => (None, Vec::new(), None),
+    };
+    let hardware = match embedded_gpio {
+        Some(hardware) => Some(hardware),
+        None => {
+            crate::buttons::open(&config.gpio).context("cannot use the GPIO buttons and lights")?
+        }
+    };
+    let (buttons, panel) = match hardware {
+        Some(hardware) => {
+            let (buttons, panel) = hardware.spawn();
+            (buttons, Some(panel))
+        }
+        // No buttons: a channel that never yields.
+        None => (mpsc::channel(1).1, None),
     };
     for (name, role) in &virtual_scanners {
-        board.add(name, *role);
+        // Demo mode's virtual scanner reads lines, as a serial scanner does.
+        board.add(
+            name,
+            *role,
+            register::devices::ScannerKind::Serial,
+            "virtual (standard input)",
+        );
     }
 
     let nudge = Arc::new(Notify::new());
@@ -129,6 +156,7 @@ pub async fn run(
             nudge: Arc::clone(&nudge),
             settled: settled_tx,
             reachability: Arc::clone(&reachability),
+            register: register.clone(),
         }
         .run(),
     ));
@@ -138,11 +166,46 @@ pub async fn run(
     let lane = flow::Lane::new(config.lane.clone(), &instance);
     let effects = Arc::new(Effects {
         vipps,
-        store: store.clone(),
+        payments: config.vipps.payment_api.clone(),
+        directory: crate::directory::Directory::new(&config.members, store.clone())
+            .context("cannot set up the members directory")?,
         login_scope: config.vipps.login_scope.clone(),
         reachability,
     });
-    let driver = Driver::new(lane, store, effects, register.clone(), nudge, board);
+    let notifier: Arc<dyn Notifier> = Arc::new(Systemd);
+    let (watchdog_tx, watchdog_rx) = mpsc::channel(1);
+    if let Some(period) = crate::systemd::watchdog_period() {
+        info!(?period, "systemd watchdog on");
+        background.push(tokio::spawn(crate::systemd::watchdog(
+            period,
+            watchdog_tx,
+            Arc::clone(&notifier),
+        )));
+    }
+    let program = crate::program::Programs::new(
+        config.program.clone(),
+        store.clone(),
+        register.clone(),
+        Arc::clone(&nudge),
+        &config.lane,
+        &instance,
+    );
+    // Purchases the last run captured but did not accrue are accrued before any new sale.
+    crate::program::reconcile(&program).await;
+    let driver = Driver::new(Parts {
+        lane,
+        store: store.clone(),
+        effects,
+        register: register.clone(),
+        relay: nudge,
+        scanners: board,
+        service: Service {
+            notifier: Arc::clone(&notifier),
+            shutdown_grace: config.shutdown_grace,
+            panel: panel.clone(),
+        },
+        program,
+    });
     info!(
         lane = %lane_id,
         instance = %instance,
@@ -151,6 +214,11 @@ pub async fn run(
         scanners = config.scanners.len(),
         "loyaltyd ready"
     );
+    notifier.send(Note::Ready);
+    notifier.send(Note::Status(format!(
+        "serving lane {lane_id}; {} scanner(s) configured",
+        config.scanners.len()
+    )));
     if let Some(started) = started {
         let _ = started.send(Running {
             scans: scans_tx.clone(),
@@ -164,6 +232,8 @@ pub async fn run(
                 register: register_rx,
                 settled: settled_rx,
                 vipps: vipps_changes,
+                watchdog: watchdog_rx,
+                buttons,
             },
             shutdown,
         )
@@ -172,6 +242,13 @@ pub async fn run(
     for task in background {
         task.abort();
     }
-    register.shutdown();
+    // The registers hear the run's last events before the socket goes.
+    register.close(std::time::Duration::from_secs(1)).await;
+    if let Some(panel) = panel {
+        // Lights off: a stopped daemon shows nothing.
+        panel.shutdown().await;
+    }
+    // Checkpoints the write-ahead log: everything recorded is in the main file at exit.
+    store.close().await;
     result.context("the lane stopped: the next start resumes from the payment journal")
 }

@@ -187,6 +187,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         Some(app::Embed {
             started: started_tx,
             virtual_scanners: vec![(VIRTUAL_SCANNER.to_owned(), flow::ScannerRole::Cashier)],
+            gpio: None,
         }),
     ));
     let running = started_rx

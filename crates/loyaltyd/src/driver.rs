@@ -32,6 +32,42 @@ pub struct Channels {
     pub settled: mpsc::Receiver<flow::Settlement>,
     /// Whether Vipps can be reached.
     pub vipps: watch::Receiver<flow::Connectivity>,
+    /// Watchdog pings, answered as proof that the loop is alive.
+    pub watchdog: mpsc::Receiver<crate::systemd::Ping>,
+    /// The till's buttons.
+    pub buttons: mpsc::Receiver<gpio::ButtonEvent>,
+}
+
+/// What a driver is made of.
+#[derive(Debug)]
+pub struct Parts {
+    /// The lane it drives.
+    pub lane: Lane,
+    /// The journal, outbox and members directory.
+    pub store: store::Store,
+    /// Carries out the lane's calls.
+    pub effects: Arc<Effects>,
+    /// The register socket.
+    pub register: register::ServerHandle,
+    /// Wakes the outbox relay.
+    pub relay: Arc<Notify>,
+    /// The configured scanners.
+    pub scanners: ScannerBoard,
+    /// systemd and the till's panel.
+    pub service: Service,
+    /// The loyalty program.
+    pub program: crate::program::Programs,
+}
+
+/// The driver's part in running as a service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// systemd (or a test's log).
+    pub notifier: Arc<dyn crate::systemd::Notifier>,
+    /// At shutdown, how long a waiting payment may take to finish.
+    pub shutdown_grace: Duration,
+    /// The till's lights and buzzer, if wired.
+    pub panel: Option<gpio::PanelHandle>,
 }
 
 /// How many times the driver tries a journal or outbox write before it stops.
@@ -52,6 +88,14 @@ pub struct Driver {
     register: register::ServerHandle,
     relay: Arc<Notify>,
     scanners: ScannerBoard,
+    service: Service,
+    /// The loyalty program and its administration.
+    program: crate::program::Programs,
+    /// What happened since start, for `status`.
+    counters: crate::status::Counters,
+    started: Instant,
+    /// Set at shutdown: the time by which the driver stops even if a payment still waits.
+    stopping: Option<tokio::time::Instant>,
     replies: HashMap<u64, register::Responder>,
     next_token: u64,
     results_tx: mpsc::Sender<(RequestId, Result<Response, Failure>)>,
@@ -60,14 +104,17 @@ pub struct Driver {
 
 impl Driver {
     /// A driver for `lane`.
-    pub fn new(
-        lane: Lane,
-        store: store::Store,
-        effects: Arc<Effects>,
-        register: register::ServerHandle,
-        relay: Arc<Notify>,
-        scanners: ScannerBoard,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            lane,
+            store,
+            effects,
+            register,
+            relay,
+            scanners,
+            service,
+            program,
+        } = parts;
         let (results_tx, results_rx) = mpsc::channel(256);
         Self {
             lane,
@@ -76,6 +123,11 @@ impl Driver {
             register,
             relay,
             scanners,
+            service,
+            program,
+            counters: crate::status::Counters::default(),
+            started: Instant::now(),
+            stopping: None,
             replies: HashMap::new(),
             next_token: 0,
             results_tx,
@@ -83,8 +135,13 @@ impl Driver {
         }
     }
 
-    /// Runs until `shutdown` completes, or until a journal or outbox write fails (then the error
-    /// is returned and the process should exit, so that the next start reconciles).
+    /// Runs until `shutdown` completes and no payment waits for the customer (or the shutdown
+    /// grace has passed), or until a journal or outbox write fails (then the error is returned and
+    /// the process should exit, so that the next start reconciles).
+    ///
+    /// Between the shutdown signal and the end, no new customer is taken: scans are ignored and
+    /// register commands other than `cancel` and `status` are refused as `unavailable`, while a
+    /// waiting payment is still looked up, captured and reported.
     pub async fn run(
         mut self,
         mut channels: Channels,
@@ -93,6 +150,16 @@ impl Driver {
         tokio::pin!(shutdown);
         self.resume_unfinished_payments().await?;
         loop {
+            if let Some(deadline) = self.stopping {
+                match self.lane.status().payment {
+                    None => break,
+                    Some(reference) if tokio::time::Instant::now() >= deadline => {
+                        warn!(%reference, "stopping while a payment still waits; the next start finishes it");
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
             let deadline = self.lane.poll_timeout();
             let timer = async {
                 match deadline {
@@ -100,24 +167,70 @@ impl Driver {
                     None => std::future::pending().await,
                 }
             };
+            let stop_by = self.stopping;
+            let grace_over = async {
+                match stop_by {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
-                () = &mut shutdown => break,
+                () = &mut shutdown, if self.stopping.is_none() => self.begin_stopping(),
+                () = grace_over => {}
+                Some(ping) = channels.watchdog.recv() => {
+                    let _ = ping.send(());
+                }
                 Some((id, result)) = self.results_rx.recv() => {
                     self.feed(Input::Response { id, result }).await?;
                 }
-                Some(settled) = channels.settled.recv() => self.feed(Input::Settled(settled)).await?,
+                Some(settled) = channels.settled.recv() => {
+                    let captured = match &settled {
+                        flow::Settlement::Captured { reference, .. } => Some(reference.clone()),
+                        _ => None,
+                    };
+                    self.feed(Input::Settled(settled)).await?;
+                    if let Some(reference) = captured {
+                        crate::program::on_captured(&self.program, &reference).await;
+                    }
+                }
                 Ok(()) = channels.vipps.changed() => {
                     let connectivity = channels.vipps.borrow_and_update().clone();
+                    self.service.notifier.send(crate::systemd::Note::Status(match &connectivity {
+                        flow::Connectivity::Online => "serving; Vipps reachable".to_owned(),
+                        flow::Connectivity::Offline { reason } => {
+                            format!("serving; Vipps unreachable, payment by Vipps unavailable ({reason})")
+                        }
+                    }));
                     self.feed(Input::Connectivity(connectivity)).await?;
                 }
                 Some(event) = channels.scanners.recv() => self.on_scanner(event).await?,
+                Some(press) = channels.buttons.recv() => self.on_button(press).await?,
                 Some(incoming) = channels.register.recv() => self.on_register(incoming).await?,
                 () = timer => self.feed(Input::Tick).await?,
             }
         }
         info!("lane stopped");
         Ok(())
+    }
+
+    /// Shutdown was asked for: take no new customers, and give a waiting payment its grace.
+    fn begin_stopping(&mut self) {
+        let grace = self.service.shutdown_grace;
+        self.stopping = Some(tokio::time::Instant::now() + grace);
+        self.service.notifier.send(crate::systemd::Note::Stopping);
+        match self.lane.status().payment {
+            Some(reference) => {
+                info!(%reference, ?grace, "stopping: waiting for the payment in progress to finish");
+                self.service
+                    .notifier
+                    .send(crate::systemd::Note::Status(format!(
+                        "stopping: waiting up to {}s for payment {reference}",
+                        grace.as_secs()
+                    )));
+            }
+            None => info!("stopping"),
+        }
     }
 
     /// Hands the lane the journal's unfinished payments; the lane decides what to resume.
@@ -152,7 +265,12 @@ impl Driver {
         let name = event.scanner.to_string();
         let role = self.scanners.role(&name).unwrap_or(ScannerRole::Cashier);
         match event.kind {
+            scanner::ScannerEventKind::Scan(_) if self.stopping.is_some() => {
+                info!(scanner = %name, "scan ignored: loyaltyd is stopping");
+            }
             scanner::ScannerEventKind::Scan(scan) => {
+                self.counters.scan();
+                self.show(gpio::Cue::ScanRead);
                 let code = match scanner::classify(&scan.data) {
                     scanner::Classification::VippsPersonal { msisdn } => ScanCode::PersonalQr {
                         raw: scan.data,
@@ -200,9 +318,41 @@ impl Driver {
         Ok(())
     }
 
+    /// A button press: the same command the register could send, with refusals as events.
+    async fn on_button(&mut self, press: gpio::ButtonEvent) -> Result<(), Fatal> {
+        let command = crate::buttons::command(press.action);
+        info!(button = ?press.button, action = ?press.action, "button pressed");
+        if self.stopping.is_some() && command != flow::Command::Cancel {
+            self.show(gpio::Cue::Refused);
+            return Ok(());
+        }
+        self.feed(Input::Command {
+            origin: Origin::Button,
+            command,
+        })
+        .await
+    }
+
+    /// Shows a cue on the till's panel, if there is one. Never waits.
+    fn show(&self, cue: gpio::Cue) {
+        if let Some(panel) = &self.service.panel
+            && let Err(e) = panel.show(cue)
+        {
+            debug!("panel: {e}");
+        }
+    }
+
     async fn on_register(&mut self, incoming: register::Incoming) -> Result<(), Fatal> {
         let register::Incoming { request, responder } = incoming;
         match request {
+            register::IncomingRequest::Lane(command)
+                if self.stopping.is_some() && command != flow::Command::Cancel =>
+            {
+                responder.error(
+                    register::ErrorCode::Unavailable,
+                    "loyaltyd is stopping: only cancel and status are taken; try again once it is back",
+                );
+            }
             register::IncomingRequest::Lane(command) => {
                 self.next_token += 1;
                 let token = self.next_token;
@@ -220,8 +370,54 @@ impl Driver {
                     &self.scanners,
                     outbox.as_ref().ok(),
                     self.effects.reachability.reachable(),
+                    &self.counters,
+                    self.started.elapsed(),
                 );
                 responder.reply_status(status);
+            }
+            register::IncomingRequest::Devices => {
+                // Listing devices reads sysfs and asks hidapi: off the lane's thread.
+                let detected = tokio::task::spawn_blocking(scanner::discover)
+                    .await
+                    .unwrap_or_default();
+                responder.reply_devices(self.scanners.devices(detected));
+            }
+            register::IncomingRequest::Queue(query) => {
+                match crate::queue::list(&self.store, query).await {
+                    Ok(reply) => responder.reply_queue(reply),
+                    Err(e) => responder.error(e.code(), &e.to_string()),
+                }
+            }
+            register::IncomingRequest::QueueRetry { item } => {
+                match crate::queue::retry(&self.store, item, crate::clock::wall_now()).await {
+                    Ok(item) => {
+                        info!(item = item.item, key = %item.key, "dead letter put back in the queue");
+                        self.register
+                            .publish(register::Event::outbox_retried(&item));
+                        self.relay.notify_one();
+                        responder.reply_queue_item(item);
+                    }
+                    Err(e) => responder.error(e.code(), &e.to_string()),
+                }
+            }
+            register::IncomingRequest::QueueDrop { item, key } => {
+                match crate::queue::drop_item(&self.store, item, &key).await {
+                    Ok(item) => {
+                        warn!(item = item.item, key = %item.key, kind = %item.kind, "outbox item dropped by request: its call will not be made");
+                        self.register
+                            .publish(register::Event::outbox_dropped(&item));
+                        responder.reply_queue_item(item);
+                    }
+                    Err(e) => responder.error(e.code(), &e.to_string()),
+                }
+            }
+            request @ (register::IncomingRequest::Member(_)
+            | register::IncomingRequest::MemberUpdate { .. }
+            | register::IncomingRequest::MemberDelete { .. }
+            | register::IncomingRequest::MemberResync { .. }
+            | register::IncomingRequest::Redeem { .. }) => {
+                crate::program::handle(&self.program, request, responder, &self.lane.status())
+                    .await;
             }
         }
         Ok(())
@@ -239,11 +435,21 @@ impl Driver {
         while let Some(output) = self.lane.poll() {
             match output {
                 Output::Persist(entry) => writes.push(store::Write::Journal(entry)),
-                Output::Enqueue(item) => {
-                    let record = outbox::record(&item, crate::clock::wall_now())
-                        .map_err(|e| Fatal(format!("cannot serialize outbox item: {e}")))?;
-                    writes.push(store::Write::Enqueue(record));
+                Output::RecordPurchase(purchase) => {
+                    writes.push(store::Write::RecordPurchase(purchase));
                 }
+                Output::Enqueue(item) => match outbox::record_for(
+                    &item,
+                    &self.effects.payments,
+                    crate::clock::wall_now(),
+                ) {
+                    Ok(record) => writes.push(store::Write::Enqueue(record)),
+                    // Vipps could never take this event; the sale itself is unaffected.
+                    Err(e @ outbox::RecordError::Loyalty(_)) => {
+                        error!(key = item.key(), "loyalty event not queued: {e}");
+                    }
+                    Err(e) => return Err(Fatal(format!("cannot record an outbox item: {e}"))),
+                },
                 // Everything queued so far is durable before any of these happen.
                 Output::Call { id, request } => {
                     self.flush(&mut writes).await?;
@@ -251,6 +457,10 @@ impl Driver {
                 }
                 Output::Notify(notice) => {
                     self.flush(&mut writes).await?;
+                    self.counters.observe(&notice);
+                    if let Some(cue) = crate::buttons::cue(&notice) {
+                        self.show(cue);
+                    }
                     self.register.publish(register::Event::from_notice(&notice));
                 }
                 Output::Reply { token, result } => {

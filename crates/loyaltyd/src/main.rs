@@ -27,6 +27,18 @@ enum Cmd {
         #[arg(long, short, default_value = "/etc/loyaltyd/config.toml")]
         config: PathBuf,
     },
+    /// Print what a recorded scanner capture decodes to: one JSON line per scan,
+    /// `{"symbology", "data", "kind"}`, kind being vipps-personal, token or other.
+    Decode {
+        /// serial (raw bytes), hid-pos or hid-keyboard (one report per line, in hex).
+        #[arg(long, short)]
+        format: scanner::decode::Format,
+        /// The keyboard layout the scanner types in (hid-keyboard): us, no, se, fi, dk, de.
+        #[arg(long, short, default_value = "us")]
+        layout: scanner::keyboard::Layout,
+        /// The recording; `-` reads standard input.
+        file: PathBuf,
+    },
     /// Try loyaltyd without Vipps keys or hardware: a simulated Vipps, a virtual scanner reading
     /// lines from standard input, register events printed as JSON lines.
     Demo(loyaltyd::demo::DemoArgs),
@@ -41,7 +53,7 @@ fn main() -> ExitCode {
                 // Build what start-up builds from the settings, so its checks run here too.
                 loyaltyd::app::vipps_client(&c)?;
                 for scanner in &c.scanners {
-                    loyaltyd::sources::serial(scanner)?;
+                    loyaltyd::sources::check(scanner)?;
                 }
                 Ok(c)
             }) {
@@ -76,6 +88,30 @@ fn main() -> ExitCode {
                     None,
                 ))
             }))
+        }
+        Cmd::Decode {
+            format,
+            layout,
+            file,
+        } => {
+            let input = if file.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+            } else {
+                std::fs::read(&file)
+            };
+            match input {
+                Ok(input) => {
+                    for line in loyaltyd::decode::lines(format, layout, &input) {
+                        println!("{line}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot read {}: {e}", file.display());
+                    ExitCode::from(2)
+                }
+            }
         }
         Cmd::Demo(args) => {
             loyaltyd::logging::init();

@@ -14,41 +14,75 @@ use tracing::{error, info, warn};
 
 use crate::config::OutboxSettings;
 
+/// Why an outbox item cannot be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A loyalty event cannot be put in Loyalty API form.
+    #[error(transparent)]
+    Loyalty(#[from] crate::loyalty::LoyaltyError),
+    /// The operation cannot be serialized.
+    #[error("cannot serialize the operation: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// A capture or cancel was given to [`record`], which does not know the payment API: use
+    /// [`record_for`]. A programming error, never data.
+    #[error("a payment's {0} needs the payment API to be recorded")]
+    NeedsPaymentApi(&'static str),
+}
+
+/// Turns an outbox item that involves no payment (a loyalty event) into a durable record. A
+/// capture or cancel is [`RecordError::NeedsPaymentApi`]: those go through [`record_for`].
+pub fn record(item: &OutboxItem, at: UnixMillis) -> Result<store::OutboxRecord, RecordError> {
+    let operation = match item {
+        OutboxItem::Capture { .. } => return Err(RecordError::NeedsPaymentApi("capture")),
+        OutboxItem::Cancel { .. } => return Err(RecordError::NeedsPaymentApi("cancel")),
+        OutboxItem::Loyalty(event) => vipps::Operation::Loyalty(crate::loyalty::event(event)?),
+    };
+    durable(item, "loyalty", &operation, at)
+}
+
 /// Turns a lane outbox item into a durable record: a Vipps operation serialized as JSON.
-pub fn record(item: &OutboxItem, at: UnixMillis) -> Result<store::OutboxRecord, serde_json::Error> {
-    let (kind, operation) = match item {
+/// Captures and cancels are `payments`' operations (ePayment or eCom), fixed when recorded, so a
+/// queued item goes to the API that has the payment; the kind is the same for both.
+pub fn record_for(
+    item: &OutboxItem,
+    payments: &vipps::PaymentApi,
+    at: UnixMillis,
+) -> Result<store::OutboxRecord, RecordError> {
+    match item {
         OutboxItem::Capture {
             reference,
             amount,
             idempotency_key,
-        } => (
-            "capture",
-            vipps::Operation::Capture {
-                reference: reference.clone(),
-                amount: crate::effects::amount(*amount),
-                idempotency_key: idempotency_key.clone(),
-            },
-        ),
+        } => {
+            let amount = crate::effects::amount(*amount);
+            let operation = payments.capture(reference, &amount, idempotency_key);
+            durable(item, "capture", &operation, at)
+        }
         OutboxItem::Cancel {
             reference,
             idempotency_key,
-        } => (
+        } => durable(
+            item,
             "cancel",
-            vipps::Operation::Cancel {
-                reference: reference.clone(),
-                idempotency_key: idempotency_key.clone(),
-            },
+            &payments.cancel(reference, idempotency_key),
+            at,
         ),
-        OutboxItem::Loyalty(event) => (
-            "loyalty",
-            vipps::Operation::Loyalty(crate::loyalty::event(event)),
-        ),
-    };
+        OutboxItem::Loyalty(_) => record(item, at),
+    }
+}
+
+/// The record of `item`, carried out by `operation`.
+fn durable(
+    item: &OutboxItem,
+    kind: &str,
+    operation: &vipps::Operation,
+    at: UnixMillis,
+) -> Result<store::OutboxRecord, RecordError> {
     Ok(store::OutboxRecord {
         key: item.key().to_owned(),
         kind: kind.to_owned(),
         reference: item.reference().map(str::to_owned),
-        payload: serde_json::to_string(&operation)?,
+        payload: serde_json::to_string(operation)?,
         created_at: at,
     })
 }
@@ -58,11 +92,20 @@ fn settlement(operation: &vipps::Operation) -> Option<Settlement> {
     match operation {
         vipps::Operation::Capture {
             reference, amount, ..
+        }
+        | vipps::Operation::EcomCapture {
+            order_id: reference,
+            amount,
+            ..
         } => Some(Settlement::Captured {
             reference: reference.clone(),
             amount: flow::Money::new(flow::Currency::from_code(&amount.currency)?, amount.value),
         }),
-        vipps::Operation::Cancel { reference, .. } => Some(Settlement::Cancelled {
+        vipps::Operation::Cancel { reference, .. }
+        | vipps::Operation::EcomCancel {
+            order_id: reference,
+            ..
+        } => Some(Settlement::Cancelled {
             reference: reference.clone(),
         }),
         vipps::Operation::Loyalty(event) => Some(Settlement::LoyaltyDelivered {
@@ -95,6 +138,8 @@ pub struct Relay {
     pub nudge: Arc<Notify>,
     /// Where settlements go.
     pub settled: mpsc::Sender<Settlement>,
+    /// Where dead letters are reported.
+    pub register: register::ServerHandle,
     /// Whether Vipps can be reached: judged from each delivery too, and when it comes back,
     /// every waiting item goes out at once.
     pub reachability: Arc<crate::reachability::Reachability>,
@@ -185,11 +230,32 @@ impl Relay {
                 let age =
                     Duration::from_millis(u64::try_from(now.0 - row.created_at.0).unwrap_or(0));
                 let reason = e.to_string();
-                if age >= self.settings.give_up_after || !retry_later(&operation, &e) {
-                    error!(key = %row.key, kind = %row.kind, "outbox item given up: {reason}");
-                    self.record(self.store.mark_dead(row.id, &reason, now).await)
+                let attempts = row.attempts + 1;
+                let give_up = if !retry_later(&operation, &e) {
+                    Some(format!("refused: {reason}"))
+                } else if age >= self.settings.give_up_after {
+                    Some(format!(
+                        "still failing after {}: {reason}",
+                        crate::clock::human(self.settings.give_up_after)
+                    ))
+                } else if self.settings.max_attempts > 0 && attempts >= self.settings.max_attempts {
+                    Some(format!("still failing after {attempts} attempts: {reason}"))
                 } else {
-                    let delay = backoff(&self.settings, row.attempts, rand::random());
+                    None
+                };
+                if let Some(why) = give_up {
+                    error!(key = %row.key, kind = %row.kind, reference = ?row.reference, "outbox item given up, kept as a dead letter: {why}");
+                    let marked = self.record(self.store.mark_dead(row.id, &why, now).await);
+                    self.register.publish(register::Event::outbox_dead(
+                        &crate::queue::item_view(&row),
+                        &why,
+                    ));
+                    marked
+                } else {
+                    // Vipps may say when to come back (429, 503): never sooner than that.
+                    let asked = e.problem().and_then(vipps::Problem::retry_after);
+                    let delay = backoff(&self.settings, row.attempts, rand::random())
+                        .max(asked.unwrap_or_default());
                     warn!(key = %row.key, kind = %row.kind, attempt = row.attempts + 1, ?delay, "outbox delivery failed: {reason}");
                     let next =
                         UnixMillis(now.0 + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
@@ -228,15 +294,16 @@ enum Delivery {
 
 /// Whether a failed delivery is worth another try later.
 ///
-/// Besides what the client calls retryable, a cancel that finds no payment (404) is tried again:
-/// the cashier may cancel while the create call is still on its way, and the cancel must not be
-/// given up before the payment exists. It gives up with the other items, after `give_up_after`.
+/// Besides what the client calls retryable, a cancel that finds no payment (ePayment's 404,
+/// eCom's 404 or code 35: [`vipps::Error::is_not_found`]) is tried again: the cashier may cancel
+/// while the create call is still on its way, and the cancel must not be given up before the
+/// payment exists. It gives up with the other items, after `give_up_after`.
 fn retry_later(operation: &vipps::Operation, error: &vipps::Error) -> bool {
     error.is_retryable_later()
-        || matches!(
-            (operation, error.problem().map(|p| p.status)),
-            (vipps::Operation::Cancel { .. }, Some(404))
-        )
+        || (matches!(
+            operation,
+            vipps::Operation::Cancel { .. } | vipps::Operation::EcomCancel { .. }
+        ) && error.is_not_found())
 }
 
 #[cfg(test)]
@@ -249,6 +316,7 @@ mod tests {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
             give_up_after: Duration::from_secs(3600),
+            max_attempts: 0,
         };
         assert_eq!(backoff(&settings, 0, 0.5), Duration::from_secs(1));
         assert_eq!(backoff(&settings, 3, 0.5), Duration::from_secs(8));
@@ -282,5 +350,96 @@ mod tests {
         assert!(!retry_later(&capture, &api(404)));
         assert!(!retry_later(&cancel, &api(400)));
         assert!(retry_later(&capture, &api(503)));
+    }
+
+    fn ecom() -> vipps::PaymentApi {
+        vipps::PaymentApi::Ecom(
+            vipps::EcomSettings::new(
+                vipps::ecom::MerchantUrls::new(
+                    "https://shop.example.no/vipps",
+                    "https://shop.example.no",
+                )
+                .expect("urls"),
+                "Kari's Bakery",
+            )
+            .expect("settings"),
+        )
+    }
+
+    #[test]
+    fn ecom_captures_and_cancels_are_recorded_as_ecom_operations_and_settle_alike() {
+        let capture = OutboxItem::Capture {
+            reference: "e2e-abcd1234-2".to_owned(),
+            amount: flow::Money::new(flow::Currency::Nok, 49_900),
+            idempotency_key: "e2e-abcd1234-2-capture".to_owned(),
+        };
+        let cancel = OutboxItem::Cancel {
+            reference: "e2e-abcd1234-2".to_owned(),
+            idempotency_key: "e2e-abcd1234-2-cancel".to_owned(),
+        };
+        let at = UnixMillis(1_800_000_000_000);
+        let read = |record: &store::OutboxRecord| -> vipps::Operation {
+            serde_json::from_str(&record.payload).expect("an operation")
+        };
+
+        let record_ecom = record_for(&capture, &ecom(), at).expect("recorded");
+        assert_eq!(
+            (record_ecom.kind.as_str(), record_ecom.key.as_str()),
+            ("capture", "e2e-abcd1234-2-capture")
+        );
+        let operation = read(&record_ecom);
+        assert_eq!(
+            operation,
+            vipps::Operation::EcomCapture {
+                order_id: "e2e-abcd1234-2".to_owned(),
+                amount: vipps::epayment::Amount {
+                    currency: "NOK".to_owned(),
+                    value: 49_900
+                },
+                transaction_text: "Kari's Bakery".to_owned(),
+                request_id: "e2e-abcd1234-2-capture".to_owned(),
+            }
+        );
+        assert_eq!(
+            settlement(&operation),
+            Some(Settlement::Captured {
+                reference: "e2e-abcd1234-2".to_owned(),
+                amount: flow::Money::new(flow::Currency::Nok, 49_900),
+            })
+        );
+        let operation = read(&record_for(&cancel, &ecom(), at).expect("recorded"));
+        assert!(matches!(operation, vipps::Operation::EcomCancel { .. }));
+        assert_eq!(
+            settlement(&operation),
+            Some(Settlement::Cancelled {
+                reference: "e2e-abcd1234-2".to_owned()
+            })
+        );
+
+        // ePayment, as before.
+        let operation = read(&record_for(&capture, &vipps::PaymentApi::EPayment, at).expect("ok"));
+        assert!(matches!(operation, vipps::Operation::Capture { .. }));
+        assert!(settlement(&operation).is_some());
+        // Without the payment API only loyalty events are recorded.
+        assert!(matches!(
+            record(&capture, at),
+            Err(RecordError::NeedsPaymentApi("capture"))
+        ));
+
+        // An eCom cancel that finds no payment yet (code 35, with HTTP 400) is tried again.
+        let not_found = vipps::Error::Api(Box::new(vipps::Problem {
+            status: 400,
+            error_code: Some("35".to_owned()),
+            ecom: true,
+            ..vipps::Problem::default()
+        }));
+        assert!(retry_later(&operation_of(&cancel), &not_found));
+        assert!(!retry_later(&operation_of(&capture), &not_found));
+        assert!(!retry_later(&operation_of(&cancel), &api(400)));
+    }
+
+    fn operation_of(item: &OutboxItem) -> vipps::Operation {
+        let record = record_for(item, &ecom(), UnixMillis(0)).expect("recorded");
+        serde_json::from_str(&record.payload).expect("an operation")
     }
 }

@@ -47,41 +47,142 @@ impl ScannerUpdate {
     }
 }
 
+/// One configured scanner, as the board knows it.
+#[derive(Debug, Clone)]
+struct Entry {
+    role: ScannerRole,
+    kind: register::devices::ScannerKind,
+    /// The configured identity, as written (`/dev/loyaltyd/cashier`, `0c2e:0b61`).
+    identity: String,
+    connection: register::devices::ScannerConnection,
+}
+
 /// Configured scanners with their last known state.
 #[derive(Debug, Default, Clone)]
 pub struct ScannerBoard {
-    scanners: BTreeMap<String, (ScannerRole, String)>,
+    scanners: BTreeMap<String, Entry>,
 }
 
 impl ScannerBoard {
     /// Adds a configured scanner, not yet connected.
-    pub fn add(&mut self, name: &str, role: ScannerRole) {
-        self.scanners
-            .insert(name.to_owned(), (role, "waiting".to_owned()));
+    pub fn add(
+        &mut self,
+        name: &str,
+        role: ScannerRole,
+        kind: register::devices::ScannerKind,
+        identity: impl Into<String>,
+    ) {
+        self.scanners.insert(
+            name.to_owned(),
+            Entry {
+                role,
+                kind,
+                identity: identity.into(),
+                connection: register::devices::ScannerConnection::Waiting { reason: None },
+            },
+        );
     }
 
     /// The role of a configured scanner.
     pub fn role(&self, name: &str) -> Option<ScannerRole> {
-        self.scanners.get(name).map(|(role, _)| *role)
+        self.scanners.get(name).map(|entry| entry.role)
     }
 
     /// Records an update.
     pub fn update(&mut self, name: &str, update: &ScannerUpdate) {
-        if let Some((_, state)) = self.scanners.get_mut(name) {
-            *state = match update {
-                ScannerUpdate::Connected { .. } => "connected",
-                ScannerUpdate::Disconnected { .. } => "disconnected",
-                // A garbled scan does not change whether the scanner is there.
-                ScannerUpdate::Error { .. } => return,
+        let Some(entry) = self.scanners.get_mut(name) else {
+            return;
+        };
+        entry.connection = match (update, &entry.connection) {
+            (ScannerUpdate::Connected { device }, _) => {
+                register::devices::ScannerConnection::Connected {
+                    device: device.clone(),
+                }
             }
-            .to_owned();
-        }
+            // Never opened yet: still waiting, now with a reason.
+            (
+                ScannerUpdate::Disconnected { reason },
+                register::devices::ScannerConnection::Waiting { .. },
+            ) => register::devices::ScannerConnection::Waiting {
+                reason: Some(reason.clone()),
+            },
+            (ScannerUpdate::Disconnected { reason }, _) => {
+                register::devices::ScannerConnection::Disconnected {
+                    reason: reason.clone(),
+                }
+            }
+            // A garbled scan does not change whether the scanner is there.
+            (ScannerUpdate::Error { .. }, _) => return,
+        };
     }
 
-    /// (name, role, state) for every configured scanner.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, ScannerRole, &str)> {
-        self.scanners
+    /// (name, role, state) for every configured scanner; state is `waiting`, `connected` or
+    /// `disconnected`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, ScannerRole, &'static str)> {
+        self.scanners.iter().map(|(name, entry)| {
+            let state = match entry.connection {
+                register::devices::ScannerConnection::Connected { .. } => "connected",
+                register::devices::ScannerConnection::Disconnected { .. } => "disconnected",
+                register::devices::ScannerConnection::Waiting { .. } => "waiting",
+            };
+            (name.as_str(), entry.role, state)
+        })
+    }
+
+    /// The `devices` reply: the configured scanners, and the devices found now (`detected`, from
+    /// [`scanner::discover`]), each marked with the configured scanner it is, if any.
+    pub fn devices(&self, detected: Vec<scanner::Detected>) -> register::DevicesReply {
+        let scanners = self
+            .scanners
             .iter()
-            .map(|(name, (role, state))| (name.as_str(), *role, state.as_str()))
+            .map(|(name, entry)| register::devices::ConfiguredScanner {
+                name: name.clone(),
+                role: entry.role.into(),
+                kind: entry.kind,
+                identity: entry.identity.clone(),
+                connection: entry.connection.clone(),
+            })
+            .collect();
+        let ids: Vec<(&str, Option<scanner::DeviceId>)> = self
+            .scanners
+            .iter()
+            .map(|(name, entry)| {
+                let id = entry
+                    .identity
+                    .parse::<scanner::DeviceId>()
+                    .ok()
+                    .map(|id| id.canonical());
+                (name.as_str(), id)
+            })
+            .collect();
+        let detected = detected
+            .into_iter()
+            .filter_map(|device| {
+                let kind = match device.kind {
+                    scanner::DetectedKind::HidPos => register::devices::ScannerKind::HidPos,
+                    scanner::DetectedKind::HidKeyboard => {
+                        register::devices::ScannerKind::HidKeyboard
+                    }
+                    scanner::DetectedKind::Serial => register::devices::ScannerKind::Serial,
+                    // A mouse or a vendor interface: not something a scanner can be read from.
+                    scanner::DetectedKind::HidOther => return None,
+                };
+                let configured_as = ids
+                    .iter()
+                    .find(|(_, id)| id.as_ref().is_some_and(|id| scanner::matches(id, &device)))
+                    .map(|(name, _)| (*name).to_owned());
+                let mut out =
+                    register::devices::DetectedDevice::new(kind, device.path.display().to_string());
+                out.vendor_id = device.vendor_id;
+                out.product_id = device.product_id;
+                out.serial = device.serial;
+                out.manufacturer = device.manufacturer;
+                out.product = device.product;
+                out.usage_page = device.usage_page;
+                out.configured_as = configured_as;
+                Some(out)
+            })
+            .collect();
+        register::DevicesReply { scanners, detected }
     }
 }

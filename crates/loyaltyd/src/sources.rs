@@ -1,33 +1,47 @@
 //! Scanner sources from configuration.
 
-use crate::config::{ScannerSettings, Terminator};
+use scanner::ScannerEvent;
+use tokio::sync::mpsc;
 
-/// The serial source for a configured scanner.
-pub fn serial(settings: &ScannerSettings) -> anyhow::Result<scanner::SerialSource> {
-    let terminator = match &settings.terminator {
-        Terminator::Newline => scanner::serial::Terminator::Newline,
-        Terminator::Suffix(bytes) => scanner::serial::Terminator::Suffix(bytes.clone()),
-        Terminator::QuietGap(_) => scanner::serial::Terminator::QuietGap,
-    };
-    let quiet_gap = match settings.terminator {
-        Terminator::QuietGap(gap) => Some(gap),
-        _ => None,
-    };
-    let source = scanner::SerialSource::new(scanner::SerialConfig {
-        name: settings.name.as_str().into(),
-        path: settings.path.clone(),
-        baud: settings.baud,
-        framing: scanner::serial::FramingConfig {
-            terminator,
-            prefix: settings.prefix.clone(),
-            strip_aim: settings.strip_aim,
-            max_len: settings.max_length,
-            quiet_gap,
-            ..scanner::serial::FramingConfig::default()
-        },
-        dedup_window: settings.duplicate_window,
-        ..scanner::SerialConfig::default()
+use crate::config::{ScannerSettings, SourceSettings};
+
+/// Builds the source of a configured scanner without starting it: `check-config` runs the same
+/// checks as start-up.
+pub fn check(settings: &ScannerSettings) -> anyhow::Result<()> {
+    let fail = |e: scanner::ConfigError| anyhow::anyhow!("scanner {:?}: {e}", settings.name);
+    match &settings.source {
+        SourceSettings::Serial(config) => {
+            drop(scanner::SerialSource::new(config.clone()).map_err(fail)?)
+        }
+        SourceSettings::HidPos(config) => {
+            drop(scanner::HidPosSource::new(config.clone()).map_err(fail)?)
+        }
+        SourceSettings::HidKeyboard(config) => {
+            drop(scanner::HidKeyboardSource::new(config.clone()).map_err(fail)?);
+        }
+    }
+    Ok(())
+}
+
+/// Starts the source of a configured scanner; it runs (reopening its device as needed) until
+/// the task is aborted or nobody listens.
+pub fn spawn(
+    settings: &ScannerSettings,
+    events: mpsc::Sender<ScannerEvent>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let fail = |e: scanner::ConfigError| anyhow::anyhow!("scanner {:?}: {e}", settings.name);
+    Ok(match &settings.source {
+        SourceSettings::Serial(config) => {
+            let source = scanner::SerialSource::new(config.clone()).map_err(fail)?;
+            tokio::spawn(source.run(events))
+        }
+        SourceSettings::HidPos(config) => {
+            let source = scanner::HidPosSource::new(config.clone()).map_err(fail)?;
+            tokio::spawn(source.run(events))
+        }
+        SourceSettings::HidKeyboard(config) => {
+            let source = scanner::HidKeyboardSource::new(config.clone()).map_err(fail)?;
+            tokio::spawn(source.run(events))
+        }
     })
-    .map_err(|e| anyhow::anyhow!("scanner {:?}: {e}", settings.name))?;
-    Ok(source)
 }

@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -194,16 +195,19 @@ impl Client {
     }
 
     async fn subscribe_with(&mut self, command: Command) -> Result<SubscribeReply, ClientError> {
-        let result = self.send(&command).await?.into_result()?;
-        serde_json::from_value(result)
-            .map_err(|e| ClientError::Protocol(format!("subscribe reply: {e}")))
+        self.call(&command).await
     }
 
     /// `status`: the lane's state.
     pub async fn status(&mut self) -> Result<StatusReply, ClientError> {
-        let result = self.send(&Command::Status).await?.into_result()?;
+        self.call(&Command::Status).await
+    }
+
+    /// Sends `command` and reads its `result` as `T` (a refusal is [`ClientError::Refused`]).
+    pub async fn call<T: DeserializeOwned>(&mut self, command: &Command) -> Result<T, ClientError> {
+        let result = self.send(command).await?.into_result()?;
         serde_json::from_value(result)
-            .map_err(|e| ClientError::Protocol(format!("status reply: {e}")))
+            .map_err(|e| ClientError::Protocol(format!("{} reply: {e}", command.name())))
     }
 
     /// The next event, typed; `None` when loyaltyd closed the connection.

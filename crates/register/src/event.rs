@@ -10,11 +10,17 @@
 //! Field names are camelCase; optional fields are left out when they do not apply, except
 //! `customer.member`, which is `null` when membership is unknown.
 
+mod loyalty;
+mod outbox;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::Amount;
 use crate::wire::VERSION;
+
+pub use loyalty::{LoyaltyEvent, LoyaltyStatus};
+pub use outbox::{OutboxEvent, OutboxStatus};
 
 /// Something that happened at the till, for the register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +46,10 @@ pub enum Event {
     /// Vipps became unreachable (payment and enrollment by Vipps are unavailable), or reachable
     /// again.
     Vipps(VippsEvent),
+    /// An outbox item was given up on, retried or dropped. Emitted by the daemon.
+    Outbox(OutboxEvent),
+    /// A member's points, stamps or rewards changed. Emitted by the daemon.
+    Loyalty(LoyaltyEvent),
 }
 
 /// `vipps`: whether loyaltyd can reach Vipps changed.
@@ -417,6 +427,8 @@ impl Event {
             Self::Scanner(_) => "scanner",
             Self::Rejected(_) => "rejected",
             Self::Vipps(_) => "vipps",
+            Self::Outbox(_) => "outbox",
+            Self::Loyalty(_) => "loyalty",
         }
     }
 }
@@ -533,6 +545,8 @@ impl Serialize for EventEnvelope {
             Event::Scanner(body) => self.serialize_with(body, serializer),
             Event::Rejected(body) => self.serialize_with(body, serializer),
             Event::Vipps(body) => self.serialize_with(body, serializer),
+            Event::Outbox(body) => self.serialize_with(body, serializer),
+            Event::Loyalty(body) => self.serialize_with(body, serializer),
         }
     }
 }
@@ -558,16 +572,11 @@ impl EventEnvelope {
             v: VERSION,
             seq: self.seq,
             kind: self.event.kind(),
-            at: format_time(self.at),
+            at: crate::time::format(self.at),
             body,
         }
         .serialize(serializer)
     }
-}
-
-/// RFC 3339 in UTC with exactly three decimals: `2025-11-21T10:15:02.250Z`.
-fn format_time(at: Timestamp) -> String {
-    format!("{at:.3}")
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 //! types that face the register.
 //!
 //! - [`wire`]: commands, `reply` and `error` lines, and the stable error codes.
-//! - [`event`]: the events, built from the lane's [`flow::Notice`]s.
+//! - [`event`]: the events, built from the lane's [`flow::Notice`]s, and the daemon's own
+//!   (`scanner`, `outbox`, `loyalty`).
+//! - the typed `result` objects of replies that carry data: [`StatusReply`], [`devices`],
+//!   [`queue`] (the outbox) and [`member`] (the loyalty club).
 //! - [`codec`]: line framing with a length limit that never costs the connection.
 //! - [`server`]: the socket server the daemon runs: commands in as [`Incoming`], events out by
 //!   [`ServerHandle::publish`] with per-client bounded queues and a replay buffer.
@@ -20,15 +23,24 @@
 mod amount;
 pub mod client;
 pub mod codec;
+pub mod devices;
 pub mod event;
+pub mod member;
+mod names;
+pub mod queue;
 mod results;
 pub mod server;
+mod time;
 pub mod wire;
 
 pub use amount::{Amount, AmountError, parse_amount};
 pub use client::{Client, ClientError, Reply};
+pub use devices::DevicesReply;
 pub use event::{Event, EventEnvelope};
-pub use results::{ScannerStatus, StatusReply, SubscribeReply};
+pub use member::{MemberDeletedReply, MemberReply, MemberResyncReply};
+pub use names::UnknownName;
+pub use queue::{QueueItem, QueueReply};
+pub use results::{ScannerStatus, Stats, StatusReply, SubscribeReply};
 pub use server::{
     BindError, Incoming, IncomingRequest, Responder, Server, ServerConfig, ServerHandle,
 };

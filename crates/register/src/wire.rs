@@ -7,11 +7,18 @@
 //! (`bad_request`, naming the field). The error echoes the `id` whenever one could be read.
 //! Unknown fields are ignored, so that v1 can grow optional fields.
 
+mod fields;
+mod parse;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Amount;
+use crate::member::{MemberLookup, PreferencesUpdate};
+use crate::queue::QueueFilter;
+
+pub use parse::{Refusal, parse_command};
 
 /// The protocol version this crate speaks.
 pub const VERSION: u8 = 1;
@@ -52,9 +59,37 @@ impl From<&str> for Id {
     }
 }
 
+/// Every command's `type`, in the documented order.
+pub const COMMANDS: &[&str] = &[
+    "basket",
+    "pay",
+    "enroll",
+    "cancel",
+    "reset",
+    "phone",
+    "status",
+    "subscribe",
+    "devices",
+    "queue",
+    "queueRetry",
+    "queueDrop",
+    "member",
+    "memberUpdate",
+    "memberDelete",
+    "memberResync",
+    "redeem",
+];
+
 /// A command from the register, without its `v` and `id`.
+///
+/// The lane's commands (`basket` … `phone`) go to the lane; the others are answered by the daemon
+/// itself (`status`, the outbox, devices, members) or by the server (`subscribe`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Command {
     /// The sale's amount to charge, and optionally its lines.
     Basket {
@@ -88,6 +123,88 @@ pub enum Command {
         #[serde(skip_serializing_if = "Option::is_none")]
         boot: Option<String>,
     },
+    /// List the configured scanners and the devices that could be scanners.
+    Devices,
+    /// List outbox items.
+    Queue {
+        /// Which items; without it, pending and dead ones.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: Option<QueueFilter>,
+        /// Only this item.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<i64>,
+        /// At most this many items (1 to 1000; 100 when not given).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Put a dead outbox item back in the queue, due now.
+    QueueRetry {
+        /// The item's number.
+        item: i64,
+    },
+    /// Delete a pending or dead outbox item.
+    QueueDrop {
+        /// The item's number.
+        item: i64,
+        /// The item's key, as `queue` showed it: the caller drops what it looked at.
+        key: String,
+    },
+    /// Show a member.
+    Member {
+        /// Whom; without it, the customer at the till.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        by: Option<MemberLookup>,
+    },
+    /// Change a member's communication preferences.
+    MemberUpdate {
+        /// The member.
+        contact_id: String,
+        /// What changes.
+        preferences: PreferencesUpdate,
+    },
+    /// Delete a member from the loyalty club.
+    MemberDelete {
+        /// The member.
+        contact_id: String,
+    },
+    /// Send a member's whole state to Vipps again.
+    MemberResync {
+        /// The member.
+        contact_id: String,
+    },
+    /// Use a coupon or bonus check.
+    Redeem {
+        /// The reward's id.
+        reward: String,
+        /// Whose reward; without it, the customer at the till's.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        contact_id: Option<String>,
+    },
+}
+
+impl Command {
+    /// The command's `type` on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Basket { .. } => "basket",
+            Self::Pay => "pay",
+            Self::Enroll => "enroll",
+            Self::Cancel => "cancel",
+            Self::Reset => "reset",
+            Self::Phone { .. } => "phone",
+            Self::Status => "status",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Devices => "devices",
+            Self::Queue { .. } => "queue",
+            Self::QueueRetry { .. } => "queueRetry",
+            Self::QueueDrop { .. } => "queueDrop",
+            Self::Member { .. } => "member",
+            Self::MemberUpdate { .. } => "memberUpdate",
+            Self::MemberDelete { .. } => "memberDelete",
+            Self::MemberResync { .. } => "memberResync",
+            Self::Redeem { .. } => "redeem",
+        }
+    }
 }
 
 /// One line of a basket.
@@ -128,6 +245,21 @@ pub enum ErrorCode {
     Unavailable,
     /// The lane refused the command.
     Rejected(flow::RejectCode),
+    /// `queueRetry`, `queueDrop`: there is no such outbox item (or, for `queueDrop`, it has been
+    /// delivered).
+    NotFound,
+    /// `queueRetry`: the item is not dead.
+    NotDead,
+    /// `queueDrop`: the `key` is not the item's.
+    KeyMismatch,
+    /// `member` commands and `redeem`: the contact id, phone number or customer is not a member.
+    NotAMember,
+    /// `redeem`: the member has no reward with that id.
+    UnknownReward,
+    /// `redeem`: the reward has been redeemed (or deleted) already.
+    RewardUsed,
+    /// `redeem`: the reward's validity has ended.
+    RewardExpired,
 }
 
 impl ErrorCode {
@@ -141,218 +273,13 @@ impl ErrorCode {
             Self::LineTooLong => "line_too_long",
             Self::Unavailable => "unavailable",
             Self::Rejected(code) => code.as_str(),
-        }
-    }
-}
-
-/// A command line that could not be accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The command's id, when it could be read.
-    pub id: Option<Id>,
-    /// Why.
-    pub code: ErrorCode,
-    /// For the developer integrating the register.
-    pub message: String,
-}
-
-/// Parses one command line (without its newline).
-pub fn parse_command(line: &[u8]) -> Result<(Id, Command), Refusal> {
-    let refuse = |id: Option<&Id>, (code, message): (ErrorCode, String)| Refusal {
-        id: id.cloned(),
-        code,
-        message,
-    };
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|e| refuse(None, (ErrorCode::BadJson, format!("not valid JSON: {e}"))))?;
-    let Value::Object(object) = value else {
-        let message = "a message must be a JSON object".to_owned();
-        return Err(refuse(None, (ErrorCode::BadRequest, message)));
-    };
-    let id = object.get("id").and_then(Id::from_value);
-    check_version(object.get("v")).map_err(|e| refuse(id.as_ref(), e))?;
-    let Some(id) = id else {
-        let message = match object.get("id") {
-            None | Some(Value::Null) => "missing field `id`",
-            Some(_) => "invalid field `id`: expected a string or an integer",
-        };
-        return Err(refuse(None, (ErrorCode::BadRequest, message.to_owned())));
-    };
-    let fields = Fields {
-        object: &object,
-        path: String::new(),
-    };
-    let command = fields
-        .string("type")
-        .map_err(|message| (ErrorCode::BadRequest, message))
-        .and_then(|kind| command(&kind, &fields));
-    match command {
-        Ok(command) => Ok((id, command)),
-        Err(e) => Err(refuse(Some(&id), e)),
-    }
-}
-
-/// `v` must be the integer 1.
-fn check_version(v: Option<&Value>) -> Result<(), (ErrorCode, String)> {
-    match v {
-        None | Some(Value::Null) => Err((
-            ErrorCode::BadRequest,
-            "missing field `v` (the protocol version, 1)".to_owned(),
-        )),
-        Some(Value::Number(n)) if n.as_u64() == Some(u64::from(VERSION)) => Ok(()),
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Err((
-            ErrorCode::UnsupportedVersion,
-            format!("version {n} is not supported; this daemon speaks v{VERSION}"),
-        )),
-        Some(_) => Err((
-            ErrorCode::BadRequest,
-            "invalid field `v`: expected the integer 1".to_owned(),
-        )),
-    }
-}
-
-/// The command named `kind`, with its fields.
-fn command(kind: &str, fields: &Fields<'_>) -> Result<Command, (ErrorCode, String)> {
-    let command = match kind {
-        "basket" => basket(fields),
-        "pay" => Ok(Command::Pay),
-        "enroll" => Ok(Command::Enroll),
-        "cancel" => Ok(Command::Cancel),
-        "reset" => Ok(Command::Reset),
-        "phone" => fields
-            .string("number")
-            .map(|number| Command::Phone { number }),
-        "status" => Ok(Command::Status),
-        "subscribe" => subscribe(fields),
-        other => {
-            return Err((
-                ErrorCode::UnknownCommand,
-                format!(
-                    "unknown command {other:?}; the commands are basket, pay, enroll, cancel, \
-                     reset, phone, status and subscribe"
-                ),
-            ));
-        }
-    };
-    command.map_err(|message| (ErrorCode::BadRequest, message))
-}
-
-fn basket(fields: &Fields<'_>) -> Result<Command, String> {
-    let total = fields.object("total")?;
-    let code = total.string("currency")?;
-    let currency = flow::Currency::from_code(&code).ok_or_else(|| {
-        total.invalid(
-            "currency",
-            &format!("unknown currency {code:?}; expected NOK, DKK or EUR"),
-        )
-    })?;
-    let value = total.integer("value", "an integer number of minor units")?;
-    let lines = match fields.optional_array("lines")? {
-        None => Vec::new(),
-        Some(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let line = fields.element("lines", i, item)?;
-                let quantity = line.integer("quantity", "a whole number from 0 to 4294967295")?;
-                Ok(Line {
-                    name: line.string("name")?,
-                    quantity: u32::try_from(quantity).map_err(|_| {
-                        line.invalid("quantity", "expected a whole number from 0 to 4294967295")
-                    })?,
-                    total: line.integer("total", "an integer number of minor units")?,
-                })
-            })
-            .collect::<Result<_, String>>()?,
-    };
-    Ok(Command::Basket {
-        total: Amount { currency, value },
-        lines,
-    })
-}
-
-fn subscribe(fields: &Fields<'_>) -> Result<Command, String> {
-    let since = match fields.get("since") {
-        None => None,
-        Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
-        Some(_) => {
-            return Err(fields.invalid("since", "expected a non-negative integer (a `seq`)"));
-        }
-    };
-    let boot = match fields.get("boot") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(fields.invalid("boot", "expected a string")),
-    };
-    Ok(Command::Subscribe { since, boot })
-}
-
-/// Typed access to a JSON object's fields, with messages that name the field by its full path
-/// (`total.value`, `lines[2].quantity`). A `null` field counts as absent.
-struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    /// The object's own path, empty at the top.
-    path: String,
-}
-
-impl<'a> Fields<'a> {
-    fn name(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    fn invalid(&self, key: &str, expected: &str) -> String {
-        format!("invalid field `{}`: {expected}", self.name(key))
-    }
-
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.object.get(key).filter(|v| !v.is_null())
-    }
-
-    fn required(&self, key: &str) -> Result<&'a Value, String> {
-        self.get(key)
-            .ok_or_else(|| format!("missing field `{}`", self.name(key)))
-    }
-
-    fn string(&self, key: &str) -> Result<String, String> {
-        match self.required(key)? {
-            Value::String(s) => Ok(s.clone()),
-            _ => Err(self.invalid(key, "expected a string")),
-        }
-    }
-
-    fn integer(&self, key: &str, what: &str) -> Result<i64, String> {
-        self.required(key)?
-            .as_i64()
-            .ok_or_else(|| self.invalid(key, &format!("expected {what}")))
-    }
-
-    fn object(&self, key: &str) -> Result<Fields<'a>, String> {
-        match self.required(key)? {
-            Value::Object(object) => Ok(Fields {
-                object,
-                path: self.name(key),
-            }),
-            _ => Err(self.invalid(key, "expected an object")),
-        }
-    }
-
-    fn optional_array(&self, key: &str) -> Result<Option<&'a Vec<Value>>, String> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(items)),
-            Some(_) => Err(self.invalid(key, "expected an array")),
-        }
-    }
-
-    fn element(&self, key: &str, index: usize, item: &'a Value) -> Result<Fields<'a>, String> {
-        let path = format!("{}[{index}]", self.name(key));
-        match item {
-            Value::Object(object) => Ok(Fields { object, path }),
-            _ => Err(format!("invalid field `{path}`: expected an object")),
+            Self::NotFound => "not_found",
+            Self::NotDead => "not_dead",
+            Self::KeyMismatch => "key_mismatch",
+            Self::NotAMember => "not_a_member",
+            Self::UnknownReward => "unknown_reward",
+            Self::RewardUsed => "reward_used",
+            Self::RewardExpired => "reward_expired",
         }
     }
 }
@@ -413,270 +340,6 @@ pub fn to_line<T: Serialize>(message: &T) -> Result<Bytes, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn refusal(line: &str) -> (Option<Id>, &'static str, String) {
-        let r = parse_command(line.as_bytes()).expect_err("must be refused");
-        (r.id, r.code.as_str(), r.message)
-    }
-
-    #[test]
-    fn parses_every_command() {
-        let cases = [
-            (
-                r#"{"v":1,"id":1,"type":"basket","total":{"currency":"nok","value":49900},"lines":[{"name":"Milk","quantity":2,"total":4990}]}"#,
-                Command::Basket {
-                    total: Amount {
-                        currency: flow::Currency::Nok,
-                        value: 49_900,
-                    },
-                    lines: vec![Line {
-                        name: "Milk".to_owned(),
-                        quantity: 2,
-                        total: 4_990,
-                    }],
-                },
-            ),
-            (
-                r#"{"v":1,"id":1,"type":"basket","total":{"currency":"EUR","value":-5},"lines":null}"#,
-                Command::Basket {
-                    total: Amount {
-                        currency: flow::Currency::Eur,
-                        value: -5,
-                    },
-                    lines: vec![],
-                },
-            ),
-            (r#"{"v":1,"id":1,"type":"pay"}"#, Command::Pay),
-            (
-                r#"{"v":1,"id":1,"type":"enroll","extra":true}"#,
-                Command::Enroll,
-            ),
-            (r#"{"v":1,"id":1,"type":"cancel"}"#, Command::Cancel),
-            (r#"{"v":1,"id":1,"type":"reset"}"#, Command::Reset),
-            (
-                r#"{"v":1,"id":1,"type":"phone","number":"+47 123 45 678"}"#,
-                Command::Phone {
-                    number: "+47 123 45 678".to_owned(),
-                },
-            ),
-            (r#"{"v":1,"id":1,"type":"status"}"#, Command::Status),
-            (
-                r#"{"v":1,"id":1,"type":"subscribe"}"#,
-                Command::Subscribe {
-                    since: None,
-                    boot: None,
-                },
-            ),
-            (
-                r#"{"v":1,"id":1,"type":"subscribe","since":7,"boot":"b1"}"#,
-                Command::Subscribe {
-                    since: Some(7),
-                    boot: Some("b1".to_owned()),
-                },
-            ),
-        ];
-        for (line, command) in cases {
-            assert_eq!(
-                parse_command(line.as_bytes()),
-                Ok((Id::from(1), command)),
-                "{line}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_serialized_command_parses_back_to_itself() {
-        let command = Command::Basket {
-            total: Amount {
-                currency: flow::Currency::Dkk,
-                value: 100,
-            },
-            lines: vec![],
-        };
-        let mut value = serde_json::to_value(&command).expect("serializes");
-        value["v"] = 1.into();
-        value["id"] = "a".into();
-        let line = serde_json::to_vec(&value).expect("serializes");
-        assert_eq!(parse_command(&line), Ok((Id::from("a"), command)));
-    }
-
-    #[test]
-    fn ids_are_echoed_verbatim_and_must_be_strings_or_integers() {
-        for (raw, id) in [
-            (r#""abc""#, Id::from("abc")),
-            ("0", Id::from(0)),
-            ("-12", Id::Number((-12_i64).into())),
-            ("18446744073709551615", Id::from(u64::MAX)),
-        ] {
-            let line = format!(r#"{{"v":1,"id":{raw},"type":"pay"}}"#);
-            let (parsed, _) = parse_command(line.as_bytes()).expect("parses");
-            assert_eq!(parsed, id);
-            let echoed = encode_reply(&parsed, &serde_json::json!({})).expect("encodes");
-            let echoed = String::from_utf8(echoed.to_vec()).expect("utf-8");
-            assert!(echoed.contains(&format!(r#""id":{raw},"#)), "{echoed}");
-        }
-        for raw in ["1.5", "1e3", "true", "[1]", "{}", "null"] {
-            let line = format!(r#"{{"v":1,"id":{raw},"type":"pay"}}"#);
-            let (id, code, message) = refusal(&line);
-            assert_eq!((id, code), (None, "bad_request"), "{raw}");
-            assert!(message.contains("`id`"), "{message}");
-        }
-        let (id, code, _) = refusal(r#"{"v":1,"type":"pay"}"#);
-        assert_eq!((id, code), (None, "bad_request"));
-    }
-
-    #[test]
-    fn malformed_lines_get_the_documented_codes() {
-        let cases: &[(&str, &str, Option<Id>, &str)] = &[
-            ("{", "bad_json", None, "JSON"),
-            ("\u{ff}", "bad_json", None, "JSON"),
-            ("[1,2]", "bad_request", None, "object"),
-            (r#""pay""#, "bad_request", None, "object"),
-            (
-                r#"{"id":3,"type":"pay"}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`v`",
-            ),
-            (
-                r#"{"v":"1","id":3,"type":"pay"}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`v`",
-            ),
-            (
-                r#"{"v":2,"id":3,"type":"pay"}"#,
-                "unsupported_version",
-                Some(Id::from(3)),
-                "v1",
-            ),
-            (
-                r#"{"v":1,"id":3}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`type`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":7}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`type`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"refund"}"#,
-                "unknown_command",
-                Some(Id::from(3)),
-                "refund",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"reply"}"#,
-                "unknown_command",
-                Some(Id::from(3)),
-                "reply",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"phone"}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`number`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"phone","number":4712345678}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`number`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket"}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":499}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"value":1}}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total.currency`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"SEK","value":1}}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total.currency`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK"}}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total.value`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":499.5}}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total.value`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":"499"}}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`total.value`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":1},"lines":{}}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`lines`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":1},"lines":[1]}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`lines[0]`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":1},"lines":[{"name":"a","quantity":1,"total":1},{"name":"b","quantity":-1,"total":1}]}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`lines[1].quantity`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"basket","total":{"currency":"NOK","value":1},"lines":[{"quantity":1,"total":1}]}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`lines[0].name`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"subscribe","since":-1}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`since`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"subscribe","since":"5"}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`since`",
-            ),
-            (
-                r#"{"v":1,"id":3,"type":"subscribe","boot":5}"#,
-                "bad_request",
-                Some(Id::from(3)),
-                "`boot`",
-            ),
-        ];
-        for (line, code, id, mentions) in cases {
-            let (got_id, got_code, message) = refusal(line);
-            assert_eq!((&got_id, got_code), (id, *code), "{line}: {message}");
-            assert!(message.contains(mentions), "{line}: {message}");
-        }
-    }
 
     #[test]
     fn errors_encode_with_a_null_id_when_it_is_unknown() {

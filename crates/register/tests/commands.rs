@@ -7,6 +7,8 @@ mod common;
 use common::{TestServer, barcode};
 use flow::{Basket, BasketLine, Command as Lane, Currency, Money};
 use register::IncomingRequest;
+use register::member::{MemberLookup, PreferencesUpdate};
+use register::queue::{QueueFilter, QueueQuery};
 
 #[tokio::test]
 async fn every_command_reaches_the_daemon_and_gets_one_answer() {
@@ -63,7 +65,7 @@ async fn every_command_reaches_the_daemon_and_gets_one_answer() {
         ),
         (
             r#"{"v":1,"id":8,"type":"status"}"#,
-            r#"{"v":1,"type":"reply","id":8,"result":{"lane":"lane1","session":null,"customer":null,"member":null,"enrolling":false,"basket":null,"payment":null,"scanners":[],"outboxPending":null,"outboxDead":null,"vippsReachable":null}}"#,
+            r#"{"v":1,"type":"reply","id":8,"result":{"lane":"lane1","version":"","uptimeSeconds":0,"session":null,"customer":null,"member":null,"enrolling":false,"basket":null,"payment":null,"scanners":[],"outboxPending":null,"outboxDead":null,"outboxOldestPendingSeconds":null,"vippsReachable":null,"stats":{"scans":0,"customers":0,"paymentsAuthorized":0,"paymentsCaptured":0,"paymentsFailed":0,"paymentsCancelled":0,"enrollments":0}}}"#,
             IncomingRequest::Status,
         ),
     ];
@@ -71,6 +73,117 @@ async fn every_command_reaches_the_daemon_and_gets_one_answer() {
         assert_eq!(client.ask(command).await, answer, "{command}");
         assert_eq!(seen.recv().await.unwrap(), request, "{command}");
     }
+    // The daemon's own commands reach it as their own requests, with the defaults applied, and
+    // their typed answers go back on the wire.
+    let item = r#"{"item":42,"key":"cap-1","kind":"capture","reference":"lane1-1","state":"dead","attempts":3,"createdAt":"2025-11-21T10:15:02.250Z","lastError":"503"}"#;
+    let member = r#"{"contactId":"M-1","phone":"+4712345678","joinedAt":"2025-01-02T09:00:00.000Z","bonusPoints":10,"preferences":{"email":false,"sms":false,"postal":false},"stampCards":[],"rewards":[]}"#;
+    let cases = [
+        (
+            r#"{"v":1,"id":20,"type":"devices"}"#.to_owned(),
+            r#"{"v":1,"type":"reply","id":20,"result":{"scanners":[],"detected":[]}}"#.to_owned(),
+            IncomingRequest::Devices,
+        ),
+        (
+            r#"{"v":1,"id":21,"type":"queue"}"#.to_owned(),
+            format!(r#"{{"v":1,"type":"reply","id":21,"result":{{"items":[{item}],"pending":0,"dead":1}}}}"#),
+            IncomingRequest::Queue(QueueQuery {
+                state: None,
+                item: None,
+                limit: 100,
+            }),
+        ),
+        (
+            r#"{"v":1,"id":22,"type":"queue","state":"all","item":42,"limit":5}"#.to_owned(),
+            format!(r#"{{"v":1,"type":"reply","id":22,"result":{{"items":[{item}],"pending":0,"dead":1}}}}"#),
+            IncomingRequest::Queue(QueueQuery {
+                state: Some(QueueFilter::All),
+                item: Some(42),
+                limit: 5,
+            }),
+        ),
+        (
+            r#"{"v":1,"id":23,"type":"queueRetry","item":42}"#.to_owned(),
+            format!(
+                r#"{{"v":1,"type":"reply","id":23,"result":{}}}"#,
+                item.replace(r#""dead""#, r#""pending""#)
+            ),
+            IncomingRequest::QueueRetry { item: 42 },
+        ),
+        (
+            r#"{"v":1,"id":24,"type":"queueRetry","item":7}"#.to_owned(),
+            r#"{"v":1,"type":"error","id":24,"code":"not_found","message":"no outbox item 7"}"#.to_owned(),
+            IncomingRequest::QueueRetry { item: 7 },
+        ),
+        (
+            r#"{"v":1,"id":25,"type":"queueDrop","item":42,"key":"cap-2"}"#.to_owned(),
+            r#"{"v":1,"type":"error","id":25,"code":"key_mismatch","message":"that is not the key of outbox item 42"}"#.to_owned(),
+            IncomingRequest::QueueDrop {
+                item: 42,
+                key: "cap-2".to_owned(),
+            },
+        ),
+        (
+            r#"{"v":1,"id":26,"type":"queueDrop","item":42,"key":"cap-1"}"#.to_owned(),
+            format!(r#"{{"v":1,"type":"reply","id":26,"result":{item}}}"#),
+            IncomingRequest::QueueDrop {
+                item: 42,
+                key: "cap-1".to_owned(),
+            },
+        ),
+        (
+            r#"{"v":1,"id":27,"type":"member"}"#.to_owned(),
+            format!(r#"{{"v":1,"type":"reply","id":27,"result":{{"member":{member}}}}}"#),
+            IncomingRequest::Member(None),
+        ),
+        (
+            r#"{"v":1,"id":28,"type":"member","phone":"12345678"}"#.to_owned(),
+            format!(r#"{{"v":1,"type":"reply","id":28,"result":{{"member":{member}}}}}"#),
+            IncomingRequest::Member(Some(MemberLookup::Phone("12345678".to_owned()))),
+        ),
+        (
+            r#"{"v":1,"id":29,"type":"memberUpdate","contactId":"M-1","preferences":{"postal":true}}"#.to_owned(),
+            format!(r#"{{"v":1,"type":"reply","id":29,"result":{{"member":{member}}}}}"#),
+            IncomingRequest::MemberUpdate {
+                contact_id: "M-1".to_owned(),
+                preferences: PreferencesUpdate {
+                    postal: Some(true),
+                    ..PreferencesUpdate::default()
+                },
+            },
+        ),
+        (
+            r#"{"v":1,"id":30,"type":"memberDelete","contactId":"M-1"}"#.to_owned(),
+            r#"{"v":1,"type":"reply","id":30,"result":{"contactId":"M-1"}}"#.to_owned(),
+            IncomingRequest::MemberDelete {
+                contact_id: "M-1".to_owned(),
+            },
+        ),
+        (
+            r#"{"v":1,"id":31,"type":"memberResync","contactId":"M-1"}"#.to_owned(),
+            r#"{"v":1,"type":"reply","id":31,"result":{"contactId":"M-1","events":3}}"#.to_owned(),
+            IncomingRequest::MemberResync {
+                contact_id: "M-1".to_owned(),
+            },
+        ),
+        (
+            r#"{"v":1,"id":32,"type":"redeem","reward":"cpn-9","contactId":"M-1"}"#.to_owned(),
+            r#"{"v":1,"type":"reply","id":32,"result":{"id":"cpn-9","kind":"coupon","title":"Free coffee","state":"redeemed"}}"#.to_owned(),
+            IncomingRequest::Redeem {
+                reward: "cpn-9".to_owned(),
+                contact_id: Some("M-1".to_owned()),
+            },
+        ),
+    ];
+    for (command, answer, request) in cases {
+        assert_eq!(client.ask(&command).await, answer, "{command}");
+        assert_eq!(seen.recv().await.unwrap(), request, "{command}");
+    }
+    // A command with a field error never reaches the daemon.
+    let refused = client
+        .ask(r#"{"v":1,"id":33,"type":"queue","limit":0}"#)
+        .await;
+    assert!(refused.contains(r#""code":"bad_request""#), "{refused}");
+
     // `subscribe` is the server's own business: the daemon never sees it.
     let reply = client.ask(r#"{"v":1,"id":9,"type":"subscribe"}"#).await;
     assert!(

@@ -6,8 +6,14 @@
 mod common;
 
 use common::TestServer;
+use register::member::RewardInfo;
 use register::wire::{self, ErrorCode, Id};
-use register::{EventEnvelope, StatusReply, SubscribeReply};
+use register::{
+    DevicesReply, EventEnvelope, MemberDeletedReply, MemberReply, MemberResyncReply, QueueItem,
+    QueueReply, StatusReply, SubscribeReply,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 const DOC: &str = include_str!("../../../docs/register-protocol.md");
@@ -54,19 +60,98 @@ fn error_code(code: &str) -> ErrorCode {
         ErrorCode::Rejected(R::NothingToCancel),
         ErrorCode::Rejected(R::InvalidPhone),
         ErrorCode::Rejected(R::InvalidAmount),
+        ErrorCode::Rejected(R::VippsUnavailable),
+        ErrorCode::NotFound,
+        ErrorCode::NotDead,
+        ErrorCode::KeyMismatch,
+        ErrorCode::NotAMember,
+        ErrorCode::UnknownReward,
+        ErrorCode::RewardUsed,
+        ErrorCode::RewardExpired,
     ];
     all.into_iter()
         .find(|c| c.as_str() == code)
         .unwrap_or_else(|| panic!("undocumented error code {code}"))
 }
 
+/// Errors the parser gives; the others come from the lane or the daemon, for commands that parse.
 fn is_protocol_error(code: ErrorCode) -> bool {
-    !matches!(code, ErrorCode::Rejected(_) | ErrorCode::Unavailable)
+    matches!(
+        code,
+        ErrorCode::BadJson
+            | ErrorCode::BadRequest
+            | ErrorCode::UnknownCommand
+            | ErrorCode::UnsupportedVersion
+            | ErrorCode::LineTooLong
+    )
 }
 
-/// Checks an answer or event line is exactly what the code sends; returns the answer's id and
-/// error code, if it is an answer.
-fn check_message(line: &str) -> Option<(Option<Id>, Option<ErrorCode>, String)> {
+/// The reply type a command's `result` has.
+fn reply_type(command: &str) -> &'static str {
+    match command {
+        "subscribe" => "subscribe",
+        "status" => "status",
+        "devices" => "devices",
+        "queue" => "queue",
+        "queueRetry" | "queueDrop" => "queue item",
+        "member" | "memberUpdate" => "member",
+        "memberDelete" => "member deleted",
+        "memberResync" => "member resync",
+        "redeem" => "reward",
+        _ => "empty",
+    }
+}
+
+/// `result` re-encoded through `T`.
+fn through<T: Serialize + DeserializeOwned>(id: &Id, result: &Value) -> bytes::Bytes {
+    let typed: T =
+        serde_json::from_value(result.clone()).unwrap_or_else(|e| panic!("{result}: {e}"));
+    wire::encode_reply(id, &typed).unwrap()
+}
+
+/// Which reply type `result` is, by the keys only it has, and `result` re-encoded as that type.
+fn typed_result(id: &Id, result: &Value) -> (&'static str, bytes::Bytes) {
+    let has = |key: &str| result.get(key).is_some();
+    if has("boot") {
+        ("subscribe", through::<SubscribeReply>(id, result))
+    } else if has("lane") {
+        ("status", through::<StatusReply>(id, result))
+    } else if has("detected") {
+        ("devices", through::<DevicesReply>(id, result))
+    } else if has("items") {
+        ("queue", through::<QueueReply>(id, result))
+    } else if has("item") {
+        ("queue item", through::<QueueItem>(id, result))
+    } else if has("member") {
+        ("member", through::<MemberReply>(id, result))
+    } else if has("events") {
+        ("member resync", through::<MemberResyncReply>(id, result))
+    } else if has("contactId") {
+        ("member deleted", through::<MemberDeletedReply>(id, result))
+    } else if has("kind") {
+        ("reward", through::<RewardInfo>(id, result))
+    } else {
+        assert_eq!(result, &serde_json::json!({}), "an unknown reply: {result}");
+        (
+            "empty",
+            wire::encode_reply(id, &serde_json::Map::new()).unwrap(),
+        )
+    }
+}
+
+/// What an answer line is.
+struct Answer {
+    id: Option<Id>,
+    /// For an `error`.
+    code: Option<ErrorCode>,
+    message: String,
+    /// For a `reply`: its result's type.
+    reply_type: &'static str,
+}
+
+/// Checks an answer or event line is exactly what the code sends; returns what the answer is,
+/// if it is one.
+fn check_message(line: &str) -> Option<Answer> {
     let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
     if value.get("seq").is_some() {
         let event: EventEnvelope =
@@ -78,29 +163,26 @@ fn check_message(line: &str) -> Option<(Option<Id>, Option<ErrorCode>, String)> 
     match value["type"].as_str() {
         Some("reply") => {
             let id = id.unwrap_or_else(|| panic!("a reply without an id: {line}"));
-            let result = &value["result"];
-            let encoded = if result.get("boot").is_some() {
-                let typed: SubscribeReply = serde_json::from_value(result.clone()).unwrap();
-                wire::encode_reply(&id, &typed)
-            } else if result.get("lane").is_some() {
-                let typed: StatusReply = serde_json::from_value(result.clone()).unwrap();
-                wire::encode_reply(&id, &typed)
-            } else {
-                assert_eq!(result, &serde_json::json!({}), "{line}");
-                wire::encode_reply(&id, &serde_json::Map::new())
-            };
-            assert_eq!(
-                std::str::from_utf8(&encoded.unwrap()).unwrap(),
-                format!("{line}\n")
-            );
-            Some((Some(id), None, String::new()))
+            let (reply_type, encoded) = typed_result(&id, &value["result"]);
+            assert_eq!(std::str::from_utf8(&encoded).unwrap(), format!("{line}\n"));
+            Some(Answer {
+                id: Some(id),
+                code: None,
+                message: String::new(),
+                reply_type,
+            })
         }
         Some("error") => {
             let code = error_code(value["code"].as_str().unwrap());
             let message = value["message"].as_str().unwrap().to_owned();
             let encoded = wire::encode_error(id.as_ref(), code, &message);
             assert_eq!(std::str::from_utf8(&encoded).unwrap(), format!("{line}\n"));
-            Some((id, Some(code), message))
+            Some(Answer {
+                id,
+                code: Some(code),
+                message,
+                reply_type: "",
+            })
         }
         _ => panic!("neither an event nor an answer: {line}"),
     }
@@ -129,7 +211,13 @@ fn every_json_line_in_the_protocol_document_matches_the_code() {
             }
             continue;
         }
-        let Some((id, code, message)) = check_message(line) else {
+        let Some(Answer {
+            id,
+            code,
+            message,
+            reply_type: result_type,
+        }) = check_message(line)
+        else {
             continue;
         };
         if code == Some(ErrorCode::LineTooLong) {
@@ -154,8 +242,15 @@ fn every_json_line_in_the_protocol_document_matches_the_code() {
                 );
             }
             _ => {
-                let (parsed_id, _) = parsed.unwrap_or_else(|e| panic!("{command}: {e:?}"));
+                let (parsed_id, parsed) = parsed.unwrap_or_else(|e| panic!("{command}: {e:?}"));
                 assert_eq!(Some(parsed_id), id, "{command}");
+                if code.is_none() {
+                    assert_eq!(
+                        result_type,
+                        reply_type(parsed.name()),
+                        "the reply to {command}: {line}"
+                    );
+                }
             }
         }
     }

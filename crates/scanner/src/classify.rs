@@ -29,6 +29,17 @@ pub enum Classification {
     Other,
 }
 
+impl Classification {
+    /// The kind's name, as the `decode` tool prints it: `vipps-personal`, `token` or `other`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Classification::VippsPersonal { .. } => "vipps-personal",
+            Classification::Token => "token",
+            Classification::Other => "other",
+        }
+    }
+}
+
 /// Classifies scanned data. Strict (https only, host exactly `qr.vipps.no`), linear in the
 /// length of `data`, and total: any input gets an answer.
 pub fn classify(data: &str) -> Classification {

@@ -21,11 +21,48 @@ pub enum FrameError {
         /// The configured maximum, in bytes.
         max_len: usize,
     },
-    /// The line went quiet in the middle of a scan that never got its terminator.
-    #[error("incomplete scan of {len} bytes discarded: no terminator before the line went quiet")]
+    /// The scanner went quiet in the middle of a scan that never got its end (a terminator, the
+    /// last HID POS report, Enter).
+    #[error("incomplete scan of {len} bytes discarded: the scanner went quiet before its end")]
     Incomplete {
         /// How many bytes were dropped.
         len: usize,
+    },
+    /// Bytes arrived outside an STX ... ETX frame; reported once per run of such bytes.
+    #[error("bytes outside an STX/ETX frame discarded")]
+    OutsideFrame,
+    /// A HID report does not have the length its layout needs (a HID POS report is too short,
+    /// a boot-keyboard report is not 8 bytes); it was dropped, and a HID POS scan it belonged
+    /// to with it.
+    #[error("HID report of {len} bytes discarded: expected {expected}")]
+    ReportLength {
+        /// The report's length.
+        len: usize,
+        /// The length the layout needs (HID POS: at least this).
+        expected: usize,
+    },
+    /// A HID POS report claims more data bytes than it can hold; it was dropped, with the scan
+    /// it belonged to.
+    #[error("HID POS report discarded: it claims {count} data bytes but holds at most {capacity}")]
+    ByteCount {
+        /// The byte count the report claims.
+        count: usize,
+        /// How many data bytes the layout's report holds.
+        capacity: usize,
+    },
+    /// A keyboard-wedge scan contained a key that makes no character in the configured layout
+    /// (a dead key, a function key, a Ctrl combination, ...); the scan was dropped at its Enter.
+    #[error(
+        "key with usage id 0x{usage:02X} (modifiers 0x{modifiers:02X}) makes no character in \
+         the {layout} keyboard layout"
+    )]
+    NoCharacter {
+        /// The key's HID usage id (keyboard page).
+        usage: u8,
+        /// The report's modifier byte when the key went down.
+        modifiers: u8,
+        /// The layout the scan was read with.
+        layout: crate::keyboard::Layout,
     },
     /// The scan is not UTF-8 text.
     #[error("scan is not valid UTF-8 (invalid byte at offset {offset})")]

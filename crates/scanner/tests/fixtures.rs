@@ -2,9 +2,12 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use scanner::decode::{Decoded, Format, decode};
+use scanner::hid_pos::{HidPosDecoder, HidPosDecoderConfig};
+use scanner::keyboard::{KeyboardDecoder, KeyboardDecoderConfig, Layout};
 use scanner::serial::Framer;
 use scanner::{Classification, FrameError, Scan, classify};
 
@@ -115,4 +118,222 @@ fn every_personal_qr_row_classifies_as_recorded() {
         rows += 1;
     }
     assert!(rows >= 7, "only {rows} rows in the table");
+}
+
+/// The HID POS fixtures with their expected (symbology, data) scans.
+fn hid_pos_fixtures() -> Vec<(String, Vec<u8>, Vec<Scan>)> {
+    common::fixtures("hid-pos", "hex", 3)
+        .into_iter()
+        .map(|(name, bytes, expected)| {
+            let scans = expected
+                .iter()
+                .map(|line| {
+                    let json: serde_json::Value =
+                        serde_json::from_str(line).expect("expected line is JSON");
+                    Scan {
+                        symbology: json["symbology"].as_str().map(str::to_owned),
+                        data: json["data"].as_str().expect("data").to_owned(),
+                    }
+                })
+                .collect();
+            (name, bytes, scans)
+        })
+        .collect()
+}
+
+/// The keyboard fixtures recorded with `layout`.
+fn keyboard_fixtures(layout: Layout) -> Vec<(String, Vec<u8>, Vec<String>)> {
+    common::fixtures(&format!("hid-keyboard/{layout}"), "hex", 3)
+}
+
+/// The scans among decoded results, as (symbology, data, kind); fails on any error.
+fn decoded_scans(name: &str, decoded: Vec<Decoded>) -> Vec<(Option<String>, String, String)> {
+    decoded
+        .into_iter()
+        .map(|d| match d {
+            Decoded::Scan {
+                symbology,
+                data,
+                kind,
+            } => (symbology, data, kind.kind().to_owned()),
+            Decoded::Error { line, message } => panic!("{name}: line {line:?}: {message}"),
+        })
+        .collect()
+}
+
+#[test]
+fn every_serial_fixture_decodes_through_the_decode_tool() {
+    for (name, bytes, expected) in common::serial_fixtures() {
+        let decoded = decode(Format::Serial, Layout::Us, &bytes);
+        let data: Vec<String> = decoded
+            .into_iter()
+            .filter_map(|d| match d {
+                Decoded::Scan { data, kind, .. } => {
+                    assert_eq!(kind, classify(&data), "{name}");
+                    Some(data)
+                }
+                Decoded::Error { .. } => None,
+            })
+            .collect();
+        assert_eq!(data, expected, "{name}");
+    }
+}
+
+#[test]
+fn every_hid_pos_fixture_decodes_to_its_expected_scans_and_kinds() {
+    let kinds = [
+        ("ean13", "other"),
+        ("long-qr-3-reports", "token"),
+        ("vipps-personal", "vipps-personal"),
+    ];
+    for (name, bytes, expected) in hid_pos_fixtures() {
+        let scans = decoded_scans(&name, decode(Format::HidPos, Layout::Us, &bytes));
+        let want: Vec<_> = expected
+            .iter()
+            .map(|scan| {
+                let kind = kinds
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or_else(|| classify(&scan.data).kind(), |(_, k)| *k);
+                (scan.symbology.clone(), scan.data.clone(), kind.to_owned())
+            })
+            .collect();
+        assert_eq!(scans, want, "{name}");
+    }
+}
+
+#[test]
+fn every_keyboard_fixture_decodes_with_its_layout_and_not_with_the_other() {
+    for (layout, other) in [(Layout::Us, Layout::No), (Layout::No, Layout::Us)] {
+        for (name, bytes, expected) in keyboard_fixtures(layout) {
+            let scans = decoded_scans(&name, decode(Format::HidKeyboard, layout, &bytes));
+            let want: Vec<_> = expected
+                .iter()
+                .map(|data| (None, data.clone(), classify(data).kind().to_owned()))
+                .collect();
+            assert_eq!(scans, want, "{layout}/{name}");
+            // Only digits are where they are in every layout.
+            let misread = decode(Format::HidKeyboard, other, &bytes);
+            let same = misread
+                .iter()
+                .all(|d| matches!(d, Decoded::Scan { data, .. } if expected.contains(data)));
+            assert_eq!(
+                same,
+                name == "ean13",
+                "{layout}/{name} read as {other}: {misread:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_personal_qr_kinds_of_the_keyboard_fixtures() {
+    let decoded = decode(
+        Format::HidKeyboard,
+        Layout::No,
+        &common::read("hid-keyboard/no/vipps-personal.hex"),
+    );
+    assert_eq!(
+        decoded,
+        [Decoded::Scan {
+            symbology: None,
+            data: "https://qr.vipps.no/28/2/01/031/4712345678?v=1".to_owned(),
+            kind: Classification::VippsPersonal {
+                msisdn: "4712345678".to_owned()
+            }
+        }]
+    );
+}
+
+/// Feeds reports one by one to a decoder, `gaps` (cycled) apart, driving its timeout as a
+/// source would; then ends the input.
+fn feed<D>(
+    reports: &[Vec<u8>],
+    gaps: &[u64],
+    mut push: impl FnMut(&mut D, &[u8], Instant) -> Vec<Result<Scan, FrameError>>,
+    mut timeout: impl FnMut(&mut D, Instant) -> Option<Result<Scan, FrameError>>,
+    finish: impl FnOnce(&mut D) -> Option<Result<Scan, FrameError>>,
+    decoder: &mut D,
+) -> Vec<Result<Scan, FrameError>> {
+    let mut now = Instant::now();
+    let mut out = Vec::new();
+    for (report, gap) in reports.iter().zip(gaps.iter().cycle()) {
+        now += Duration::from_millis(*gap);
+        out.extend(timeout(decoder, now));
+        out.extend(push(decoder, report, now));
+    }
+    out.extend(finish(decoder));
+    out
+}
+
+proptest! {
+    /// Reports arriving one by one, up to 400 ms apart (under the 500 ms timeouts), decode as
+    /// the whole file does.
+    #[test]
+    fn hid_fixtures_decode_the_same_fed_one_by_one_with_any_timing(
+        gaps in prop::collection::vec(0u64..400, 1..32),
+    ) {
+        for (name, bytes, expected) in hid_pos_fixtures() {
+            let mut decoder = HidPosDecoder::new(HidPosDecoderConfig::default()).expect("valid");
+            let results = feed(
+                &common::hex_reports(&bytes),
+                &gaps,
+                HidPosDecoder::push,
+                HidPosDecoder::handle_timeout,
+                HidPosDecoder::finish,
+                &mut decoder,
+            );
+            let results: Vec<Scan> = results.into_iter().map(|r| r.expect("scan")).collect();
+            prop_assert_eq!(results, expected, "{}", name);
+        }
+        for layout in [Layout::Us, Layout::No] {
+            for (name, bytes, expected) in keyboard_fixtures(layout) {
+                let mut decoder = KeyboardDecoder::new(KeyboardDecoderConfig {
+                    layout,
+                    ..KeyboardDecoderConfig::default()
+                })
+                .expect("valid");
+                let results = feed(
+                    &common::hex_reports(&bytes),
+                    &gaps,
+                    KeyboardDecoder::push,
+                    KeyboardDecoder::handle_timeout,
+                    KeyboardDecoder::finish,
+                    &mut decoder,
+                );
+                let data: Vec<String> =
+                    results.into_iter().map(|r| r.expect("scan").data).collect();
+                prop_assert_eq!(data, expected, "{}/{}", layout, name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_hid_pos_scan_whose_last_report_comes_too_late_is_dropped() {
+    let (_, bytes, _) = hid_pos_fixtures()
+        .into_iter()
+        .find(|(name, ..)| name == "long-qr-3-reports")
+        .expect("fixture");
+    let mut decoder = HidPosDecoder::new(HidPosDecoderConfig::default()).expect("valid");
+    let results = feed(
+        &common::hex_reports(&bytes),
+        &[0, 0, 0, 600],
+        HidPosDecoder::push,
+        HidPosDecoder::handle_timeout,
+        HidPosDecoder::finish,
+        &mut decoder,
+    );
+    // The first three reports are dropped; the last one, alone, looks like a whole scan (the
+    // reports carry no sequence number), which is why the timeout is generous.
+    assert_eq!(
+        results,
+        [
+            Err(FrameError::Incomplete { len: 168 }),
+            Ok(Scan {
+                symbology: Some("]Q1".to_owned()),
+                data: "b9Yz".to_owned()
+            })
+        ]
+    );
 }

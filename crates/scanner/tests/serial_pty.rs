@@ -5,6 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use scanner::serial::{FramingConfig, Terminator};
 use scanner::{ScannerEvent, ScannerEventKind, SerialConfig, SerialSource};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -25,10 +26,20 @@ fn pty() -> (SerialStream, SerialStream, PathBuf) {
 
 /// Starts a source for `path`; returns its events and its task.
 fn start(path: &Path, dedup_window: Duration) -> (mpsc::Receiver<ScannerEvent>, JoinHandle<()>) {
+    start_with(path, dedup_window, FramingConfig::default())
+}
+
+/// Starts a source for `path` with this framing; returns its events and its task.
+fn start_with(
+    path: &Path,
+    dedup_window: Duration,
+    framing: FramingConfig,
+) -> (mpsc::Receiver<ScannerEvent>, JoinHandle<()>) {
     let source = SerialSource::new(SerialConfig {
         name: "cashier".into(),
         path: path.to_owned(),
         dedup_window,
+        framing,
         ..SerialConfig::default()
     })
     .expect("valid config");
@@ -189,4 +200,31 @@ async fn a_scanner_missing_at_start_is_reported_once_and_picked_up_later() {
     ));
     send(&mut master, b"]Q1https://qr.vipps.no/p/abc\r").await;
     assert_eq!(next_scan(&mut events).await, "https://qr.vipps.no/p/abc");
+}
+
+#[tokio::test]
+async fn stx_etx_frames_arrive_as_scans_and_noise_between_them_as_one_error() {
+    let (mut master, _slave, path) = pty();
+    let framing = FramingConfig {
+        terminator: Terminator::StxEtx,
+        ..FramingConfig::default()
+    };
+    let (mut events, _source) = start_with(&path, Duration::ZERO, framing);
+    assert!(matches!(
+        next(&mut events).await,
+        ScannerEventKind::Connected { .. }
+    ));
+    send(
+        &mut master,
+        b"\x02]Q1https://qr.vipps.no/p/abc\x03\r\nnoise\xff\xfe\x027038010069307\x03",
+    )
+    .await;
+    assert_eq!(next_scan(&mut events).await, "https://qr.vipps.no/p/abc");
+    assert_eq!(
+        next(&mut events).await,
+        ScannerEventKind::Error {
+            reason: "bytes outside an STX/ETX frame discarded".to_owned()
+        }
+    );
+    assert_eq!(next_scan(&mut events).await, "7038010069307");
 }

@@ -10,8 +10,17 @@
 //!   must happen eventually and are safe to replay (captures, cancels, loyalty events), with
 //!   attempts, retry times and dead letters, drained by a relay in the daemon. Payloads are opaque
 //!   text.
-//! - **Atomic batches** ([`Store::write`]): journal and outbox writes that must be durable
-//!   together.
+//! - **Loyalty accounts** ([`Store::account`], [`Store::pending_purchases`], …): each member's
+//!   stamp cards and rewards (coupons, bonus checks), and the purchases waiting to be accrued. The
+//!   rules that change them are `flow::program`'s; the store keeps the result, saving an account
+//!   only over the revision it was read at.
+//! - **Atomic batches** ([`Store::write`]): journal, outbox and loyalty writes that must be
+//!   durable together, such as an accrual: the account, the purchase marked accrued, and the
+//!   events queued.
+//!
+//! Deleting a member ([`Write::DeleteMember`]) deletes their cards, rewards and purchases with
+//! them (foreign keys, on for every connection): no personal data of a member who left is kept
+//! beyond the outbox items still to be delivered.
 //!
 //! This is the only crate that knows SQL. It reads no clock: every timestamp is passed in as
 //! [`flow::UnixMillis`].
@@ -31,12 +40,16 @@
 //! database was created). Ids are unique, stable and opaque; generation uses no clock, process id
 //! or randomness. Members added with [`Store::upsert_member`] keep whatever id they are given.
 
+mod accounts;
 mod batch;
 mod contact_id;
 mod error;
+#[cfg(test)]
+mod hygiene_tests;
 mod journal;
 mod members;
 mod outbox;
+mod purchases;
 mod store;
 
 pub use batch::{Write, WriteOutcome};
@@ -45,4 +58,5 @@ pub use journal::JournalRow;
 pub use outbox::{
     Enqueued, OutboxFilter, OutboxId, OutboxRecord, OutboxRow, OutboxState, OutboxStats,
 };
+pub use purchases::{PurchaseRow, PurchaseState};
 pub use store::Store;

@@ -35,6 +35,9 @@ impl Store {
     /// Inserts `member`, or replaces every field of the member with the same contact id (for
     /// seeding and administration). A phone number that belongs to another member is a
     /// [`StoreError::Conflict`].
+    ///
+    /// Replacing a member moves their account to its next revision, so a loyalty change computed
+    /// from the account before cannot be saved over it (see [`crate::Write::SaveAccount`]).
     pub async fn upsert_member(&self, member: &Member) -> Result<(), StoreError> {
         self.write_tx(async |conn| upsert(conn, member).await).await
     }
@@ -93,6 +96,39 @@ impl TryFrom<MemberRow> for Member {
             },
         })
     }
+}
+
+/// A `members` row with the account's revision.
+#[derive(sqlx::FromRow)]
+struct RevisedMemberRow {
+    #[sqlx(flatten)]
+    member: MemberRow,
+    revision: i64,
+}
+
+/// The member with this contact id and their account's revision, if any.
+pub(crate) async fn fetch_revised(
+    conn: &mut SqliteConnection,
+    contact_id: &str,
+) -> Result<Option<(Member, u64)>, Fault> {
+    let Some(row) = sqlx::query_as::<_, RevisedMemberRow>(concat!(
+        "SELECT ",
+        member_columns!(),
+        ", revision FROM members WHERE contact_id = ?"
+    ))
+    .bind(contact_id)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let revision = u64::try_from(row.revision).map_err(|_| {
+        Fault::BadData(format!(
+            "member {contact_id} has a negative revision {}",
+            row.revision
+        ))
+    })?;
+    Ok(Some((Member::try_from(row.member)?, revision)))
 }
 
 /// The member with this phone number, if any.
@@ -201,7 +237,8 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, member: &Member) -> Resu
          msisdn = excluded.msisdn, sub = excluded.sub, name = excluded.name, \
          email = excluded.email, joined_at = excluded.joined_at, \
          bonus_points = excluded.bonus_points, pref_email = excluded.pref_email, \
-         pref_sms = excluded.pref_sms, pref_postal = excluded.pref_postal"
+         pref_sms = excluded.pref_sms, pref_postal = excluded.pref_postal, \
+         revision = members.revision + 1"
     ))
     .bind(&member.contact_id)
     .bind(member.msisdn.as_str())
@@ -217,19 +254,37 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, member: &Member) -> Resu
     .await;
     match result {
         Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            let holder: Option<String> =
-                sqlx::query_scalar("SELECT contact_id FROM members WHERE msisdn = ?")
-                    .bind(member.msisdn.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            Err(Fault::Conflict(format!(
-                "cannot save member {}: the phone number {} already belongs to member {}",
-                member.contact_id,
-                member.msisdn,
-                holder.as_deref().unwrap_or("(unknown)")
-            )))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(number_taken(conn, member, e).await),
     }
+}
+
+/// Turns a failed write of `member` into a [`Fault`]: a unique violation means its phone number
+/// belongs to another member, which becomes a conflict that names that member (and masks the
+/// number).
+pub(crate) async fn number_taken(
+    conn: &mut SqliteConnection,
+    member: &Member,
+    error: sqlx::Error,
+) -> Fault {
+    let sqlx::Error::Database(db) = &error else {
+        return error.into();
+    };
+    if !db.is_unique_violation() {
+        return error.into();
+    }
+    let holder: Option<String> =
+        match sqlx::query_scalar("SELECT contact_id FROM members WHERE msisdn = ?")
+            .bind(member.msisdn.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+        {
+            Ok(holder) => holder,
+            Err(e) => return e.into(),
+        };
+    Fault::Conflict(format!(
+        "cannot save member {}: the phone number {} already belongs to member {}",
+        member.contact_id,
+        member.msisdn,
+        holder.as_deref().unwrap_or("(unknown)")
+    ))
 }

@@ -32,6 +32,10 @@ pub struct SimConfig {
     pub login_interval: Duration,
     /// How customers with no script of their own behave. Default: approve and consent after 2 s.
     pub default_customer: CustomerScript,
+    /// Seed of the fault rules' random draws (rate below 1), so that a run can be repeated: a
+    /// rule without a seed of its own draws from this seed plus its position in the rule list.
+    /// Default 0.
+    pub seed: u64,
 }
 
 impl Default for SimConfig {
@@ -46,6 +50,7 @@ impl Default for SimConfig {
             login_expiry: Duration::from_secs(600),
             login_interval: Duration::from_secs(5),
             default_customer: CustomerScript::default(),
+            seed: 0,
         }
     }
 }

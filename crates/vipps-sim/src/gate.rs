@@ -5,7 +5,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use tokio::time::Instant;
 
-use crate::reply::{self, Problem, Reply};
+use crate::reply::{self, EcomError, EcomGroup, Problem, Reply};
 use crate::state::Shared;
 
 /// The `Vipps-System-*` metadata headers.
@@ -23,6 +23,7 @@ const SYSTEM_HEADER_MAX: usize = 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Api {
     Epayment,
+    Ecom,
     Qr,
     CheckIn,
     Loyalty,
@@ -33,11 +34,36 @@ impl Api {
     pub(crate) fn invalid(self, path: &str, name: &str, reason: String) -> Reply {
         match self {
             Self::CheckIn => reply::check_in_invalid(&[(name.to_owned(), reason)]),
+            Self::Ecom => EcomError::invalid([(name, reason.as_str())]).into_reply(),
             Self::Epayment | Self::Qr | Self::Loyalty => {
                 Problem::invalid(name, reason).at(path).into_reply()
             }
         }
     }
+
+    /// The 403 for a `Merchant-Serial-Number` the keys do not give access to.
+    pub(crate) fn forbidden(self, path: &str) -> Reply {
+        const DETAIL: &str = "The API keys do not give access to this Merchant-Serial-Number.";
+        match self {
+            Self::Ecom => forbidden_merchant().into_reply(),
+            Self::Epayment | Self::Qr | Self::CheckIn | Self::Loyalty => {
+                Problem::new(StatusCode::FORBIDDEN, "Forbidden", DETAIL)
+                    .at(path)
+                    .into_reply()
+            }
+        }
+    }
+}
+
+/// eCom's answer for a merchant serial number (header or body) the keys do not cover.
+pub(crate) fn forbidden_merchant() -> EcomError {
+    EcomError::new(
+        StatusCode::FORBIDDEN,
+        EcomGroup::Merchant,
+        "37",
+        "Merchant not available, deactivated or blocked: the API keys do not give access to this \
+         merchantSerialNumber.",
+    )
 }
 
 /// A header's value: absent, readable text, or bytes that are not visible ASCII.
@@ -56,7 +82,7 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Header<'a> {
     }
 }
 
-/// Runs every check for a merchant API call (ePayment, QR, Check-in, Loyalty).
+/// Runs every check for a merchant API call (ePayment, eCom, QR, Check-in, Loyalty).
 pub(crate) fn merchant_call(
     shared: &Shared,
     headers: &HeaderMap,
@@ -105,8 +131,8 @@ fn access_token(shared: &Shared, headers: &HeaderMap) -> Result<(), Reply> {
     }
 }
 
-/// `Merchant-Serial-Number` is required and must be the configured MSN: missing is a 400, another
-/// sales unit's number a 403.
+/// `Merchant-Serial-Number` must be the configured MSN: another sales unit's number is a 403.
+/// It is required (missing is a 400) except for eCom, where the spec makes it optional.
 fn merchant_serial_number(
     shared: &Shared,
     headers: &HeaderMap,
@@ -115,18 +141,13 @@ fn merchant_serial_number(
 ) -> Result<(), Reply> {
     match header(headers, "merchant-serial-number") {
         Header::Text(msn) if msn == shared.config.merchant_serial_number => Ok(()),
+        Header::Missing if api == Api::Ecom => Ok(()),
         Header::Missing => Err(api.invalid(
             path,
             "Merchant-Serial-Number",
             "The Merchant-Serial-Number header is required.".to_owned(),
         )),
-        Header::Text(_) | Header::Unreadable => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "The API keys do not give access to this Merchant-Serial-Number.",
-        )
-        .at(path)
-        .into_reply()),
+        Header::Text(_) | Header::Unreadable => Err(api.forbidden(path)),
     }
 }
 

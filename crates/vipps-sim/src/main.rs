@@ -1,7 +1,8 @@
 //! `vipps-sim`: runs the Vipps MobilePay simulator as a standalone server.
 //!
 //! ```text
-//! vipps-sim --listen 127.0.0.1:8085 --script customers.json
+//! vipps-sim --listen 127.0.0.1:8085 --script customers.json \
+//!     --fault 'epayment.create=status:503@0.2' --fault 'loyalty=lost-reply:reset@0.1' --seed 7
 //! ```
 //!
 //! Prints the base URL on standard output once listening, logs to standard error (`RUST_LOG`,
@@ -13,11 +14,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use vipps_sim::{Sim, SimConfig, SimScript};
+use vipps_sim::{FaultRule, Sim, SimConfig, SimScript};
 
 /// A local Vipps MobilePay simulator (access token, QR exchange, Check-in, Login CIBA, ePayment,
-/// Loyalty) with scripted customers. Default keys: client_id `sim-client-id`, client_secret
-/// `sim-client-secret`, subscription key `sim-subscription-key`, MSN `123456`.
+/// eCom v2, Loyalty) with scripted customers and fault injection. Default keys: client_id
+/// `sim-client-id`, client_secret `sim-client-secret`, subscription key `sim-subscription-key`,
+/// MSN `123456`.
 #[derive(Debug, Parser)]
 #[command(name = "vipps-sim", version)]
 struct Args {
@@ -28,6 +30,18 @@ struct Args {
     /// {"customers":{"4712345678":{"payment":"decline"}},"qrTokens":{"<QR>":"4712345678"}}.
     #[arg(long, value_name = "FILE")]
     script: Option<PathBuf>,
+    /// A fault rule, ENDPOINT=FAULT[@RATE][xTIMES][#SEED]; repeat for more, evaluated in order.
+    /// ENDPOINT: *, a group (epayment.*, ecom.*, login.*) or a name (token, qr, checkin,
+    /// login.ciba, login.token, login.userinfo, epayment.create, epayment.get, epayment.capture,
+    /// loyalty, ecom.initiate, ecom.details, ecom.capture, …).
+    /// FAULT: latency:50ms, status:503, rate-limit:2s, hang, reset, lost-reply:reset,
+    /// lost-reply:delay:30s. RATE: probability 0 to 1 (default 1). TIMES: fire at most N times.
+    /// Example: --fault 'qr=rate-limit:2s@0.5x3'.
+    #[arg(long = "fault", value_name = "SPEC")]
+    faults: Vec<FaultRule>,
+    /// Seed of the fault rules' random draws, for repeatable runs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[tokio::main]
@@ -45,7 +59,17 @@ async fn main() -> anyhow::Result<()> {
         .map(SimScript::load)
         .transpose()
         .context("cannot load the script")?;
-    let sim = Sim::start(args.listen, SimConfig::default()).await?;
+    let config = SimConfig {
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(args.listen, config).await?;
+    if !args.faults.is_empty() {
+        for rule in &args.faults {
+            tracing::info!(%rule, "fault rule");
+        }
+        sim.set_faults(args.faults);
+    }
     if let Some(script) = &script {
         sim.apply_script(script);
         tracing::info!(

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::config::PaymentBehavior;
+use crate::customer::{PaymentRequest, Reaction};
 
 /// A payment as a test or the control API sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -247,27 +248,24 @@ impl Payment {
         if self.state != State::Created {
             return;
         }
-        let acts_at = self.created_at + self.spec.delay;
-        let expires_at = self.created_at + self.spec.expires_after;
-        let reaction = match self.spec.behavior {
-            PaymentBehavior::Approve => Some(State::Authorized),
-            PaymentBehavior::Decline => Some(State::Aborted),
-            PaymentBehavior::Ignore | PaymentBehavior::NotFound => None,
+        let request = PaymentRequest {
+            behavior: self.spec.behavior,
+            delay: self.spec.delay,
+            expires_after: self.spec.expires_after,
+            created_at: self.created_at,
         };
-        match reaction {
-            Some(state) if acts_at <= expires_at && now >= acts_at => {
-                self.state = state;
-                if state == State::Authorized {
-                    self.authorized = self.spec.amount.value;
-                }
-                self.record(state.as_str(), self.spec.amount.value, acts_at, None);
+        let Some((reaction, at)) = request.reaction(now) else {
+            return;
+        };
+        self.state = match reaction {
+            Reaction::Approved => {
+                self.authorized = self.spec.amount.value;
+                State::Authorized
             }
-            _ if now >= expires_at => {
-                self.state = State::Expired;
-                self.record("EXPIRED", self.spec.amount.value, expires_at, None);
-            }
-            _ => {}
-        }
+            Reaction::Declined => State::Aborted,
+            Reaction::Expired => State::Expired,
+        };
+        self.record(self.state.as_str(), self.spec.amount.value, at, None);
     }
 
     /// Captures `amount` of what is still reserved.
@@ -472,8 +470,9 @@ impl Payment {
     }
 }
 
-/// A numeric PSP reference like the ones Vipps hands out.
-fn psp_reference() -> String {
+/// A numeric PSP reference like the ones Vipps hands out (eCom uses the same shape for its
+/// `transactionId`).
+pub(crate) fn psp_reference() -> String {
     let n = uuid::Uuid::new_v4().as_u128() % 10_000_000_000;
     format!("{:010}", n + 10_000_000_000)
 }

@@ -1,19 +1,14 @@
-//! The request log: every request the simulator answers, any path and any status, with secrets
-//! redacted.
+//! The request log: every request the simulator receives, any path and any status, with secrets
+//! redacted, and the fault injected into it, if any.
 
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::http::{HeaderMap, request::Parts};
 use serde::Serialize;
 
+use crate::fault::{Endpoint, Fault};
 use crate::state::Shared;
-
-/// The largest request body the simulator reads.
-const MAX_BODY: usize = 1024 * 1024;
 
 /// What replaces a secret in the log.
 pub const REDACTED: &str = "<redacted>";
@@ -27,6 +22,7 @@ const SECRET_HEADERS: [&str; 3] = [
 
 /// One request as the simulator received it, and the status it answered with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecordedRequest {
     /// `GET`, `POST`, …
     pub method: String,
@@ -40,8 +36,15 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body as text (invalid UTF-8 replaced); a `client_secret` form field is redacted.
     pub body: String,
-    /// The HTTP status of the response.
+    /// The HTTP status of the answer the handler gave, or 0 when no handler answered: the
+    /// request was cut off by a `hang` or `reset` fault, or the client hung up first. With a
+    /// `lost-reply` fault it is the status of the answer that was lost.
     pub status: u16,
+    /// The Vipps endpoint the request was for; `None` for the control API, unknown paths and
+    /// methods a route does not answer.
+    pub endpoint: Option<Endpoint>,
+    /// The fault injected into the request, if any.
+    pub fault: Option<Fault>,
 }
 
 impl RecordedRequest {
@@ -54,44 +57,77 @@ impl RecordedRequest {
     }
 }
 
-/// Middleware that records every request after it has been answered.
-pub(crate) async fn record(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let mut entry = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: redacted_headers(&parts.headers),
-        body: String::new(),
-        status: 0,
-    };
-    let route = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map_or("(no route)", MatchedPath::as_str)
-        .to_owned();
+/// A request being recorded. It goes into the log when [`Recorder::finish`] is called, or, with
+/// status 0, when the recorder is dropped unfinished (the client hung up and the request's future
+/// was dropped), so every request received is logged exactly once.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    shared: Arc<Shared>,
+    /// The route template, never the raw path, for the debug log: paths can hold phone numbers.
+    route: String,
+    entry: Option<RecordedRequest>,
+}
 
-    let response = match to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => {
-            entry.body = redacted_body(&parts.headers, &bytes);
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+impl Recorder {
+    /// Starts recording a request from its head.
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        parts: &Parts,
+        route: Option<&str>,
+        endpoint: Option<Endpoint>,
+    ) -> Self {
+        let entry = RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: redacted_headers(&parts.headers),
+            body: String::new(),
+            status: 0,
+            endpoint,
+            fault: None,
+        };
+        Self {
+            shared,
+            route: route.unwrap_or("(no route)").to_owned(),
+            entry: Some(entry),
         }
-        Err(_) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body unreadable or larger than 1 MiB",
-        )
-            .into_response(),
-    };
-    entry.status = response.status().as_u16();
-    // The route template, never the raw path: paths can hold phone numbers.
-    tracing::debug!(method = %entry.method, route = %route, status = entry.status, "request");
-    shared.world().add_request(entry);
-    response
+    }
+
+    /// Records the body, with secrets redacted.
+    pub(crate) fn body(&mut self, headers: &HeaderMap, body: &[u8]) {
+        if let Some(entry) = &mut self.entry {
+            entry.body = redacted_body(headers, body);
+        }
+    }
+
+    /// Records the fault injected.
+    pub(crate) fn fault(&mut self, fault: Fault) {
+        if let Some(entry) = &mut self.entry {
+            entry.fault = Some(fault);
+        }
+    }
+
+    /// Puts the request in the log with `status`; later calls do nothing.
+    pub(crate) fn finish(&mut self, status: u16) {
+        let Some(mut entry) = self.entry.take() else {
+            return;
+        };
+        entry.status = status;
+        tracing::debug!(
+            method = %entry.method,
+            route = %self.route,
+            status,
+            fault = entry.fault.map(|f| f.to_string()),
+            "request"
+        );
+        self.shared.world().add_request(entry);
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.finish(0);
+    }
 }
 
 fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {

@@ -224,6 +224,91 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// eCom v2's error groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EcomGroup {
+    Payment,
+    InvalidRequest,
+    VippsError,
+    User,
+    Merchant,
+}
+
+impl EcomGroup {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Payment => "Payment",
+            Self::InvalidRequest => "InvalidRequest",
+            Self::VippsError => "VippsError",
+            Self::User => "User",
+            Self::Merchant => "Merchant",
+        }
+    }
+}
+
+/// An eCom v2 error: a JSON array of `{errorGroup, errorCode, errorMessage, contextId}`. For an
+/// invalid request eCom names the field as the `errorCode`, one entry per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EcomError {
+    status: StatusCode,
+    entries: Vec<(EcomGroup, String, String)>,
+}
+
+impl EcomError {
+    /// One error.
+    pub(crate) fn new(
+        status: StatusCode,
+        group: EcomGroup,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            entries: vec![(group, code.to_owned(), message.into())],
+        }
+    }
+
+    /// A 400 naming each invalid field, as `(name, reason)`.
+    pub(crate) fn invalid<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            entries: fields
+                .into_iter()
+                .map(|(name, reason)| {
+                    (
+                        EcomGroup::InvalidRequest,
+                        name.to_owned(),
+                        reason.to_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The error as a storable reply.
+    pub(crate) fn into_reply(self) -> Reply {
+        let body: Vec<Value> = self
+            .entries
+            .into_iter()
+            .map(|(group, code, message)| {
+                json!({
+                    "errorGroup": group.as_str(),
+                    "errorCode": code,
+                    "errorMessage": message,
+                    "contextId": uuid::Uuid::new_v4().to_string(),
+                })
+            })
+            .collect();
+        Reply::json(self.status, Value::Array(body))
+    }
+}
+
+impl IntoResponse for EcomError {
+    fn into_response(self) -> Response {
+        self.into_reply().into_response()
+    }
+}
+
 /// The Check-in API's 400: `{type, title, detail, instance, invalidParams[{name, reason}]}`.
 pub(crate) fn check_in_invalid(params: &[(String, String)]) -> Reply {
     let invalid: Vec<Value> = params
@@ -246,6 +331,31 @@ pub(crate) fn check_in_invalid(params: &[(String, String)]) -> Reply {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ecom_errors_are_an_array_with_one_entry_per_error() {
+        let reply = EcomError::invalid([("transaction.amount", "too small"), ("orderId", "bad")])
+            .into_reply();
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.kind, BodyKind::Json);
+        let entries = reply.body.as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["errorGroup"], "InvalidRequest");
+        assert_eq!(entries[0]["errorCode"], "transaction.amount");
+        assert_eq!(entries[1]["errorMessage"], "bad");
+        assert!(uuid::Uuid::parse_str(entries[0]["contextId"].as_str().unwrap()).is_ok());
+
+        let reply =
+            EcomError::new(StatusCode::NOT_FOUND, EcomGroup::Merchant, "35", "gone").into_reply();
+        assert_eq!(
+            (
+                reply.status,
+                &reply.body[0]["errorCode"],
+                &reply.body[0]["errorGroup"]
+            ),
+            (StatusCode::NOT_FOUND, &json!("35"), &json!("Merchant"))
+        );
+    }
 
     #[test]
     fn problem_has_every_rfc7807_field_and_the_error_code() {

@@ -12,10 +12,12 @@ use tokio::task::JoinHandle;
 
 use crate::api;
 use crate::config::{CustomerScript, SimConfig};
+use crate::ecom::EcomPaymentView;
+use crate::fault::{Connection, FaultRule, FaultStats, SimListener};
 use crate::payment::PaymentView;
 use crate::record::RecordedRequest;
 use crate::script::SimScript;
-use crate::state::{CheckInRecord, Shared};
+use crate::state::{CheckInRecord, LoyaltyEventRecord, Shared};
 
 /// How long [`SimHandle::shutdown`] waits for open connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -35,14 +37,15 @@ impl Sim {
             .local_addr()
             .context("cannot read the listening address")?;
         let shared = Arc::new(Shared::new(config, base_url_for(addr)));
-        let app = api::router(Arc::clone(&shared));
+        let app =
+            api::router(Arc::clone(&shared)).into_make_service_with_connect_info::<Connection>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stopped = async {
                 // A dropped sender means the same as a sent signal: stop.
                 let _ = stop_rx.await;
             };
-            axum::serve(listener, app)
+            axum::serve(SimListener::new(listener), app)
                 .with_graceful_shutdown(stopped)
                 .await
         });
@@ -126,7 +129,7 @@ impl SimHandle {
         self.shared.requests()
     }
 
-    /// Every payment, in creation order.
+    /// Every ePayment payment, in creation order.
     pub fn payments(&self) -> Vec<PaymentView> {
         self.shared.payments()
     }
@@ -136,14 +139,39 @@ impl SimHandle {
         self.shared.payment(reference)
     }
 
-    /// Accepted loyalty events as received, the first copy per `eventId`.
-    pub fn loyalty_events(&self) -> Vec<Value> {
-        self.shared.loyalty_events()
+    /// Every eCom v2 payment, in creation order. eCom payments are kept apart from ePayment
+    /// ones ([`SimHandle::payments`]): their states and identifiers differ.
+    pub fn ecom_payments(&self) -> Vec<EcomPaymentView> {
+        self.shared.ecom_payments()
     }
 
-    /// How many loyalty events arrived again with an `eventId` already accepted.
+    /// The eCom v2 payment with this `orderId`.
+    pub fn ecom_payment(&self, order_id: &str) -> Option<EcomPaymentView> {
+        self.shared.ecom_payment(order_id)
+    }
+
+    /// Accepted loyalty events in arrival order, the first copy per `eventId`.
+    pub fn loyalty_events(&self) -> Vec<Value> {
+        self.shared
+            .loyalty_log()
+            .into_iter()
+            .map(|record| record.event)
+            .collect()
+    }
+
+    /// Accepted loyalty events in arrival order, each with its `eventId`, action and how many
+    /// times it arrived again.
+    pub fn loyalty_log(&self) -> Vec<LoyaltyEventRecord> {
+        self.shared.loyalty_log()
+    }
+
+    /// How many loyalty events arrived again with an `eventId` already accepted, in all.
     pub fn loyalty_duplicates(&self) -> usize {
-        self.shared.loyalty_duplicates()
+        self.shared
+            .loyalty_log()
+            .iter()
+            .map(|record| record.duplicates as usize)
+            .sum()
     }
 
     /// Every check-in received.
@@ -151,13 +179,42 @@ impl SimHandle {
         self.shared.check_ins()
     }
 
-    /// Forgets payments, logins, idempotency records, loyalty events, check-ins and recorded
-    /// requests; keeps customer scripts, QR tokens and issued access tokens.
+    /// Forgets payments (ePayment and eCom), logins, idempotency records, loyalty events, check-ins, recorded
+    /// requests and fault statistics; keeps customer scripts, QR tokens, fault rules and issued
+    /// access tokens.
     pub fn reset(&self) {
         self.shared.reset();
     }
 
-    /// Stops accepting connections, lets requests in flight finish (up to 5 s), and returns
+    /// Replaces the fault rules; they apply from the next request on. State (payments, tokens,
+    /// events) is untouched, so `*=reset` then [`SimHandle::clear_faults`] is "Vipps is down,
+    /// then back". Requests already held by a fault (hang, latency) keep theirs.
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        self.shared.faults().set(rules);
+    }
+
+    /// Appends a fault rule, evaluated after the ones already set.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.faults().add(rule);
+    }
+
+    /// Removes every fault rule: every endpoint answers normally again.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// The fault rules in evaluation order, each with `times` as the firings it has left.
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.shared.faults().rules()
+    }
+
+    /// Per endpoint: requests received, faults injected by kind, duplicate deliveries.
+    pub fn fault_stats(&self) -> FaultStats {
+        self.shared.faults().stats()
+    }
+
+    /// Stops accepting connections, cuts the connections of requests held by a fault (hang,
+    /// latency, delayed reply), lets other requests in flight finish (up to 5 s), and returns
     /// when the server task has ended. Calling it on a second clone does nothing.
     pub async fn shutdown(self) {
         let server = self
@@ -168,6 +225,7 @@ impl SimHandle {
         let Some(Server { stop, mut task }) = server else {
             return;
         };
+        self.shared.begin_stopping();
         // The receiver is gone only if the server task already ended.
         let _ = stop.send(());
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {

@@ -2,18 +2,22 @@
 //! and [`crate::SimHandle`]. Handlers take the lock once, do all their work synchronously, and let
 //! it go before the response is sent, so each request is atomic.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::{CustomerScript, SimConfig};
+use crate::ecom::{EcomPayment, EcomPaymentView};
+use crate::fault::Injector;
 use crate::idempotency::IdempotencyStore;
 use crate::login::{AuthRequest, LoginGrant};
 use crate::payment::{Payment, PaymentView};
 use crate::record::RecordedRequest;
+use crate::reply::Reply;
 use crate::validate;
 
 /// At most this many requests are kept; the oldest go first (a long demo run stays bounded).
@@ -27,6 +31,20 @@ pub struct CheckInRecord {
     pub phone_number: String,
     /// Whether the merchant said the customer is a member.
     pub is_member: bool,
+}
+
+/// A loyalty event the simulator accepted, and how often it arrived again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyEventRecord {
+    /// The event's `eventId`.
+    pub event_id: String,
+    /// The event's `action` (`benefits.member.registered`, …).
+    pub action: String,
+    /// The whole envelope as first received.
+    pub event: Value,
+    /// How many times the same `eventId` arrived again (accepted, not stored again).
+    pub duplicates: u32,
 }
 
 /// A tokenized personal QR code registered with [`crate::SimHandle::map_qr_token`].
@@ -45,6 +63,14 @@ pub(crate) struct ResolvedQr {
     pub issued: Option<i64>,
 }
 
+/// The eCom operations whose answers are replayed for a repeated `X-Request-Id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum EcomAction {
+    Capture,
+    Cancel,
+    Refund,
+}
+
 /// Everything that lives behind the lock.
 #[derive(Debug, Default)]
 pub(crate) struct World {
@@ -56,13 +82,16 @@ pub(crate) struct World {
     payment_index: HashMap<String, usize>,
     /// ePayment responses by idempotency key.
     pub idempotency: IdempotencyStore,
+    ecom_payments: Vec<EcomPayment>,
+    ecom_index: HashMap<String, usize>,
+    /// Successful eCom answers by (operation, orderId, `X-Request-Id`).
+    ecom_replies: HashMap<(EcomAction, String, String), Reply>,
     /// CIBA authentication requests by `auth_req_id`.
     pub auth_requests: HashMap<String, AuthRequest>,
     /// Login access tokens by token.
     pub login_tokens: HashMap<String, LoginGrant>,
-    loyalty_events: Vec<Value>,
-    loyalty_ids: HashSet<String>,
-    loyalty_duplicates: usize,
+    loyalty: Vec<LoyaltyEventRecord>,
+    loyalty_index: HashMap<String, usize>,
     check_ins: Vec<CheckInRecord>,
     requests: VecDeque<RecordedRequest>,
 }
@@ -109,16 +138,66 @@ impl World {
         self.payments.push(payment);
     }
 
+    /// The eCom payment with this orderId.
+    pub(crate) fn ecom_payment_mut(&mut self, order_id: &str) -> Option<&mut EcomPayment> {
+        let index = *self.ecom_index.get(order_id)?;
+        self.ecom_payments.get_mut(index)
+    }
+
+    /// Stores a new eCom payment.
+    pub(crate) fn insert_ecom_payment(&mut self, payment: EcomPayment) {
+        self.ecom_index
+            .insert(payment.order_id().to_owned(), self.ecom_payments.len());
+        self.ecom_payments.push(payment);
+    }
+
+    /// The stored answer to an eCom operation with this `X-Request-Id`, if it succeeded before.
+    pub(crate) fn ecom_replay(
+        &self,
+        action: EcomAction,
+        order_id: &str,
+        request_id: &str,
+    ) -> Option<Reply> {
+        self.ecom_replies
+            .get(&(action, order_id.to_owned(), request_id.to_owned()))
+            .cloned()
+    }
+
+    /// Remembers the answer to a successful eCom operation.
+    pub(crate) fn remember_ecom_reply(
+        &mut self,
+        action: EcomAction,
+        order_id: &str,
+        request_id: &str,
+        reply: Reply,
+    ) {
+        self.ecom_replies
+            .insert((action, order_id.to_owned(), request_id.to_owned()), reply);
+    }
+
     /// Stores a loyalty event unless its `eventId` is known, in which case it counts a
-    /// duplicate. Returns whether it was new.
-    pub(crate) fn accept_loyalty_event(&mut self, event_id: &str, event: Value) -> bool {
-        if self.loyalty_ids.insert(event_id.to_owned()) {
-            self.loyalty_events.push(event);
-            true
-        } else {
-            self.loyalty_duplicates += 1;
-            false
+    /// duplicate of that event. Returns whether it was new.
+    pub(crate) fn accept_loyalty_event(
+        &mut self,
+        event_id: &str,
+        action: &str,
+        event: Value,
+    ) -> bool {
+        if let Some(&index) = self.loyalty_index.get(event_id)
+            && let Some(record) = self.loyalty.get_mut(index)
+        {
+            record.duplicates += 1;
+            return false;
         }
+        self.loyalty_index
+            .insert(event_id.to_owned(), self.loyalty.len());
+        self.loyalty.push(LoyaltyEventRecord {
+            event_id: event_id.to_owned(),
+            action: action.to_owned(),
+            event,
+            duplicates: 0,
+        });
+        true
     }
 
     /// Stores a check-in.
@@ -143,15 +222,22 @@ pub(crate) struct Shared {
     /// `http://HOST:PORT` of the listening socket.
     pub base_url: String,
     world: Mutex<World>,
+    /// The fault rules and statistics, apart from the world so that fault decisions never wait
+    /// for a handler.
+    faults: Mutex<Injector>,
+    /// Becomes `true` when the simulator begins to stop, ending hung and delayed requests.
+    stopping: watch::Sender<bool>,
 }
 
 impl Shared {
     /// State for a simulator listening at `base_url`.
     pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
         Self {
+            faults: Mutex::new(Injector::new(config.seed)),
             config,
             base_url,
             world: Mutex::new(World::default()),
+            stopping: watch::Sender::new(false),
         }
     }
 
@@ -159,6 +245,23 @@ impl Shared {
     /// the state is still consistent enough for a simulator, so poisoning is ignored.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the fault rules and statistics (poisoning ignored, as for the world).
+    pub(crate) fn faults(&self) -> MutexGuard<'_, Injector> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tells requests held by a fault that the simulator is stopping.
+    pub(crate) fn begin_stopping(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Returns once the simulator has begun to stop.
+    pub(crate) async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        // The sender lives as long as `self`, so this only returns once stopping is true.
+        let _ = stopping.wait_for(|stopping| *stopping).await;
     }
 
     /// Sets the script for `msisdn`.
@@ -203,14 +306,32 @@ impl Shared {
         Some(payment.view())
     }
 
-    /// Accepted loyalty events, first copy per `eventId`.
-    pub(crate) fn loyalty_events(&self) -> Vec<Value> {
-        self.world().loyalty_events.clone()
+    /// Every eCom payment, in creation order, brought up to date first.
+    pub(crate) fn ecom_payments(&self) -> Vec<EcomPaymentView> {
+        let now = Instant::now();
+        let mut world = self.world();
+        world
+            .ecom_payments
+            .iter_mut()
+            .map(|payment| {
+                payment.advance(now);
+                payment.view()
+            })
+            .collect()
     }
 
-    /// How many loyalty events arrived again with a known `eventId`.
-    pub(crate) fn loyalty_duplicates(&self) -> usize {
-        self.world().loyalty_duplicates
+    /// One eCom payment, brought up to date first.
+    pub(crate) fn ecom_payment(&self, order_id: &str) -> Option<EcomPaymentView> {
+        let now = Instant::now();
+        let mut world = self.world();
+        let payment = world.ecom_payment_mut(order_id)?;
+        payment.advance(now);
+        Some(payment.view())
+    }
+
+    /// Accepted loyalty events in arrival order, first copy per `eventId`, with duplicates.
+    pub(crate) fn loyalty_log(&self) -> Vec<LoyaltyEventRecord> {
+        self.world().loyalty.clone()
     }
 
     /// Every check-in received.
@@ -218,10 +339,12 @@ impl Shared {
         self.world().check_ins.clone()
     }
 
-    /// Forgets what happened (payments, logins, idempotency records, loyalty events, check-ins,
-    /// recorded requests) but keeps what was configured (customer scripts, QR tokens) and the
-    /// access tokens already handed out, so a client's cached token stays valid.
+    /// Forgets what happened (payments of both APIs, logins, idempotency records, loyalty events, check-ins,
+    /// recorded requests, fault statistics) but keeps what was configured (customer scripts, QR
+    /// tokens, fault rules) and the access tokens already handed out, so a client's cached token
+    /// stays valid.
     pub(crate) fn reset(&self) {
+        self.faults().reset_stats();
         let mut world = self.world();
         let kept = World {
             access_tokens: std::mem::take(&mut world.access_tokens),

@@ -22,9 +22,6 @@ use crate::token::{Grant, TokenCache};
 /// The largest answer body read; Vipps' answers are a few kilobytes.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// The longest idempotency key ePayment accepts.
-const MAX_IDEMPOTENCY_KEY: usize = 50;
-
 /// A Vipps MobilePay API client for one sales unit.
 ///
 /// Cheap to clone: clones share one connection pool, one access token and one cached Login
@@ -81,6 +78,56 @@ impl Retry {
     }
 }
 
+/// The caller's key that makes a call safe to send again, and the header it travels in.
+///
+/// The key is the caller's, fixed before the first send: it is sent unchanged on every attempt,
+/// checked but never altered or made up here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency<'a> {
+    /// `Idempotency-Key` (ePayment): 1 to 50 visible ASCII characters.
+    Key(&'a str),
+    /// `X-Request-Id` (eCom): 1 to 40 visible ASCII characters.
+    RequestId(&'a str),
+}
+
+impl<'a> Idempotency<'a> {
+    /// The header's name.
+    fn header(self) -> &'static str {
+        match self {
+            Idempotency::Key(_) => "Idempotency-Key",
+            Idempotency::RequestId(_) => "X-Request-Id",
+        }
+    }
+
+    /// The longest key the API takes.
+    pub(crate) fn max_len(self) -> usize {
+        match self {
+            Idempotency::Key(_) => 50,
+            Idempotency::RequestId(_) => 40,
+        }
+    }
+
+    /// The key itself.
+    fn value(self) -> &'a str {
+        match self {
+            Idempotency::Key(key) | Idempotency::RequestId(key) => key,
+        }
+    }
+
+    /// Refuses, rather than alters, a key Vipps would not take.
+    pub(crate) fn check(self) -> Result<(), Error> {
+        let key = self.value();
+        let max = self.max_len();
+        if key.is_empty() || key.len() > max || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::InvalidArgument(format!(
+                "an {} must be 1 to {max} visible ASCII characters",
+                self.header()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A request body.
 #[derive(Debug, Clone)]
 pub(crate) enum Body<'a> {
@@ -114,8 +161,8 @@ pub(crate) struct Call<'a> {
     pub auth: Auth<'a>,
     /// Whether to send `Ocp-Apim-Subscription-Key` (not to Login token/userinfo).
     pub subscription_key: bool,
-    /// The caller's `Idempotency-Key`, sent unchanged on every attempt.
-    pub idempotency_key: Option<&'a str>,
+    /// The caller's `Idempotency-Key` or `X-Request-Id`, sent unchanged on every attempt.
+    pub idempotency: Option<Idempotency<'a>>,
     /// The request body.
     pub body: Body<'a>,
     /// Which failures may be retried.
@@ -202,7 +249,7 @@ impl Client {
                     url: self.url("/accesstoken/get")?,
                     auth: Auth::ClientHeaders,
                     subscription_key: true,
-                    idempotency_key: None,
+                    idempotency: None,
                     body: Body::Empty,
                     retry: Retry::Safe,
                 };
@@ -215,8 +262,8 @@ impl Client {
     /// Sends `call` with its retry policy. With [`Auth::AccessToken`], a 401 makes the client
     /// drop the token, fetch a new one and send once more. Non-2xx answers are [`Error::Api`].
     pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Answer, Error> {
-        if let Some(key) = call.idempotency_key {
-            check_idempotency_key(key)?;
+        if let Some(key) = call.idempotency {
+            key.check()?;
         }
         if !matches!(call.auth, Auth::AccessToken) {
             return self.attempts(call, None).await;
@@ -289,8 +336,8 @@ impl Client {
                 sensitive(&config.subscription_key)?,
             );
         }
-        if let Some(key) = call.idempotency_key {
-            request = request.header("Idempotency-Key", header_value(key)?);
+        if let Some(key) = call.idempotency {
+            request = request.header(key.header(), header_value(key.value())?);
         }
         request = match &call.body {
             Body::Empty if call.method == Method::GET => request,
@@ -356,19 +403,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
     let wait = at.duration_since(jiff::Timestamp::now());
     Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
-
-/// Idempotency keys are the caller's: refuse rather than alter one Vipps would not take.
-fn check_idempotency_key(key: &str) -> Result<(), Error> {
-    if key.is_empty()
-        || key.len() > MAX_IDEMPOTENCY_KEY
-        || !key.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(Error::InvalidArgument(format!(
-            "an Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
-        )));
-    }
-    Ok(())
 }
 
 fn header_value(value: &str) -> Result<HeaderValue, Error> {
@@ -457,12 +491,23 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_checked_not_altered() {
-        assert!(check_idempotency_key("abc-123").is_ok());
-        assert!(check_idempotency_key(&"k".repeat(50)).is_ok());
-        assert!(check_idempotency_key(&"k".repeat(51)).is_err());
-        assert!(check_idempotency_key("").is_err());
-        assert!(check_idempotency_key("a b").is_err());
-        assert!(check_idempotency_key("æ").is_err());
+        fn key(k: &str) -> Result<(), Error> {
+            Idempotency::Key(k).check()
+        }
+        fn request_id(k: &str) -> Result<(), Error> {
+            Idempotency::RequestId(k).check()
+        }
+        assert!(key("abc-123").is_ok());
+        assert!(key(&"k".repeat(50)).is_ok());
+        assert!(key(&"k".repeat(51)).is_err());
+        assert!(key("").is_err());
+        assert!(key("a b").is_err());
+        assert!(key("æ").is_err());
+        assert!(request_id(&"k".repeat(40)).is_ok());
+        let too_long = request_id(&"k".repeat(41)).expect_err("41 characters");
+        assert!(too_long.to_string().contains("X-Request-Id"), "{too_long}");
+        assert_eq!(Idempotency::RequestId("r").header(), "X-Request-Id");
+        assert_eq!(Idempotency::Key("k").header(), "Idempotency-Key");
     }
 
     #[test]

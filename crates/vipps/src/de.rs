@@ -23,6 +23,25 @@ pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opti
     }
 }
 
+/// An optional string that may arrive as a JSON number (`5001420062` or `"5001420062"`); `null`
+/// is `None`.
+pub(crate) fn opt_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(
+        Option::<TextOrNumber>::deserialize(deserializer)?.map(|value| match value {
+            TextOrNumber::Text(text) => text,
+            TextOrNumber::Number(number) => number.to_string(),
+        }),
+    )
+}
+
 /// A required `u64` written as `600` or `"600"`.
 pub(crate) fn u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     opt_u64(deserializer)?.ok_or_else(|| de::Error::custom("expected a number, got null"))
@@ -38,6 +57,22 @@ mod tests {
         a: Option<u64>,
         #[serde(deserialize_with = "super::u64")]
         b: u64,
+    }
+
+    #[derive(Deserialize)]
+    struct Text {
+        #[serde(default, deserialize_with = "super::opt_text")]
+        id: Option<String>,
+    }
+
+    #[test]
+    fn text_or_number() {
+        let read = |json: &str| serde_json::from_str::<Text>(json).map(|t| t.id);
+        assert_eq!(read(r#"{"id":"5001"}"#).expect("text"), Some("5001".into()));
+        assert_eq!(read(r#"{"id":5001}"#).expect("number"), Some("5001".into()));
+        assert_eq!(read(r#"{"id":null}"#).expect("null"), None);
+        assert_eq!(read("{}").expect("missing"), None);
+        assert!(read(r#"{"id":[1]}"#).is_err());
     }
 
     #[test]

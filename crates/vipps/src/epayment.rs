@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
-use crate::client::{Answer, Auth, Body, Call, Client, Retry};
+use crate::client::{Answer, Auth, Body, Call, Client, Idempotency, Retry};
 use crate::error::Error;
 
 /// An amount in minor units (øre, cents).
@@ -432,7 +432,7 @@ impl Client {
             url: self.url("/epayment/v1/payments")?,
             auth: Auth::AccessToken,
             subscription_key: true,
-            idempotency_key: Some(idempotency_key),
+            idempotency: Some(Idempotency::Key(idempotency_key)),
             body: Body::json(request)?,
             retry: Retry::Safe,
         };
@@ -461,7 +461,7 @@ impl Client {
             url: self.url(&format!("/epayment/v1/payments/{reference}"))?,
             auth: Auth::AccessToken,
             subscription_key: true,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::Empty,
             retry: Retry::Safe,
         };
@@ -538,7 +538,7 @@ impl Client {
             ))?,
             auth: Auth::AccessToken,
             subscription_key: true,
-            idempotency_key: Some(idempotency_key),
+            idempotency: Some(Idempotency::Key(idempotency_key)),
             body,
             retry: Retry::Safe,
         };

@@ -3,13 +3,16 @@
 //! The variants answer the question a caller has to answer after a failure: was anything sent?
 //! [`Error::Unreachable`] means no (safe to try again later), [`Error::Timeout`] means maybe (the
 //! outcome is unknown: look the payment up, never report it as failed), and [`Error::Api`] means
-//! Vipps answered, with a status and whatever the body said.
+//! Vipps answered, with a status and whatever the body said. [`Error::InvalidArgument`] and
+//! [`Error::PhoneNumber`] are refusals before anything was sent.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::phone::PhoneNumberError;
 
 /// Why a call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,10 @@ pub enum Error {
     /// MSISDN, or an idempotency key longer than Vipps allows).
     #[error("invalid request, nothing was sent: {0}")]
     InvalidArgument(String),
+    /// A phone number the API cannot take, refused before anything was sent: not an MSISDN, or
+    /// not Norwegian for eCom and Check-in. A register can say so to the cashier as it is.
+    #[error("phone number refused, nothing was sent: {0}")]
+    PhoneNumber(#[from] PhoneNumberError),
 }
 
 impl Error {
@@ -55,6 +62,15 @@ impl Error {
         matches!(self, Error::Timeout(_)) || self.is_retryable()
     }
 
+    /// Whether Vipps said it has no such payment: HTTP 404, or eCom's error code 35 ("Requested
+    /// Order not found", which eCom may send with another status). The one test for "not found"
+    /// whichever payment API answered.
+    pub fn is_not_found(&self) -> bool {
+        self.problem().is_some_and(|p| {
+            p.status == 404 || (p.is_ecom() && p.code() == Some(ECOM_ORDER_NOT_FOUND))
+        })
+    }
+
     /// The problem Vipps reported, if it answered.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
@@ -74,6 +90,14 @@ impl Error {
         }
     }
 }
+
+/// eCom's error code for an unknown `orderId`.
+pub(crate) const ECOM_ORDER_NOT_FOUND: &str = "35";
+
+/// eCom's error codes that mean "busy, try again with the same `X-Request-Id`": 94 (order
+/// locked by a concurrent request) and 98 (too many concurrent requests), both in the
+/// `VippsError` group. They are eCom's 423 and 429.
+const ECOM_TRANSIENT: [&str; 2] = ["94", "98"];
 
 /// One entry of `extraDetails` (or the older `invalidParams`): which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -116,6 +140,8 @@ pub struct Problem {
     pub error_code: Option<String>,
     /// The `Retry-After` header, in seconds, when Vipps sent one.
     pub retry_after: Option<Duration>,
+    /// Whether the body was eCom's error list (then `title` is the `errorGroup`).
+    pub ecom: bool,
 }
 
 impl Problem {
@@ -182,6 +208,7 @@ impl Problem {
             detail: text("errorMessage"),
             trace_id: text("contextId"),
             error_code: text("errorCode"),
+            ecom: true,
             ..Self::default()
         }
     }
@@ -196,9 +223,21 @@ impl Problem {
         self.retry_after
     }
 
-    /// Whether the status says "busy or failing, try again": 5xx, 423 or 429.
+    /// Whether the answer says "busy or failing, try again": 5xx, 423 or 429, or eCom's
+    /// `VippsError` codes 94 (order locked) and 98 (too many concurrent requests).
     pub fn is_transient(&self) -> bool {
-        self.status >= 500 || self.status == 423 || self.status == 429
+        self.status >= 500
+            || self.status == 423
+            || self.status == 429
+            || (self.is_ecom()
+                && self.title.as_deref() == Some("VippsError")
+                && self.code().is_some_and(|c| ECOM_TRANSIENT.contains(&c)))
+    }
+
+    /// Whether the body was eCom's error list `[{errorGroup, errorCode, errorMessage,
+    /// contextId}]`.
+    pub fn is_ecom(&self) -> bool {
+        self.ecom
     }
 }
 
@@ -330,7 +369,64 @@ mod tests {
         );
         assert_eq!(p.code(), Some("81"));
         assert_eq!(p.title.as_deref(), Some("InvalidRequest"));
+        assert_eq!(p.detail.as_deref(), Some("User not found"));
         assert_eq!(p.trace_id.as_deref(), Some("ctx"));
+        assert!(p.is_ecom());
+        assert!(!p.is_transient());
+        let shown = Error::Api(Box::new(p)).to_string();
+        assert_eq!(
+            shown,
+            "Vipps answered HTTP 400: InvalidRequest: User not found (code 81) [trace ctx]"
+        );
+        // A number where a string is documented, and an empty list, still read.
+        let p = parse(
+            402,
+            r#"[{"errorGroup":"Payment","errorCode":42,"errorMessage":"Refused"}]"#,
+        );
+        assert_eq!((p.status, p.code()), (402, Some("42")));
+        let p = parse(400, "[]");
+        assert_eq!((p.status, p.code(), p.is_ecom()), (400, None, false));
+    }
+
+    #[test]
+    fn ecom_busy_codes_are_transient() {
+        for code in ["94", "98"] {
+            let p = parse(
+                400,
+                &format!(
+                    r#"[{{"errorGroup":"VippsError","errorCode":"{code}","errorMessage":"busy"}}]"#
+                ),
+            );
+            assert!(p.is_transient(), "{code}");
+        }
+        // The same numbers in another group, or outside eCom, are not.
+        let p = parse(
+            400,
+            r#"[{"errorGroup":"Payment","errorCode":"94","errorMessage":"x"}]"#,
+        );
+        assert!(!p.is_transient());
+        let p = parse(400, r#"{"title":"VippsError","errorCode":"94"}"#);
+        assert!(!p.is_transient());
+    }
+
+    #[test]
+    fn not_found_is_404_or_ecom_code_35() {
+        let not_found =
+            |status, body: &str| Error::Api(Box::new(parse(status, body))).is_not_found();
+        assert!(not_found(404, r#"{"title":"Not Found"}"#));
+        assert!(not_found(
+            400,
+            r#"[{"errorGroup":"InvalidRequest","errorCode":"35","errorMessage":"Requested Order not found"}]"#
+        ));
+        assert!(!not_found(
+            400,
+            r#"{"extraDetails":[{"name":"ErrorCode","reason":"35"}]}"#
+        ));
+        assert!(!not_found(
+            400,
+            r#"[{"errorGroup":"Merchant","errorCode":"34"}]"#
+        ));
+        assert!(!Error::InvalidArgument("x".into()).is_not_found());
     }
 
     #[test]
@@ -363,5 +459,11 @@ mod tests {
         }
         assert!(!Error::Decode("x".into()).is_retryable_later());
         assert!(!Error::InvalidArgument("x".into()).is_retryable_later());
+        let refused = Error::from(PhoneNumberError::NotNorwegian { api: "eCom" });
+        assert!(!refused.is_retryable_later());
+        assert_eq!(
+            refused.to_string(),
+            "phone number refused, nothing was sent: eCom takes Norwegian phone numbers (+47 and 8 digits) only"
+        );
     }
 }

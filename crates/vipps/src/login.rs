@@ -166,7 +166,7 @@ impl Client {
             url: self.url(DISCOVERY_PATH)?,
             auth: Auth::None,
             subscription_key: false,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::Empty,
             retry: Retry::Safe,
         };
@@ -260,7 +260,7 @@ impl Client {
             url: endpoints.backchannel.clone(),
             auth: Auth::ClientBasic,
             subscription_key: true,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::Form(&form),
             retry: Retry::ConnectOnly,
         };
@@ -296,7 +296,7 @@ impl Client {
             url: endpoints.token.clone(),
             auth: Auth::ClientBasic,
             subscription_key: false,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::Form(&form),
             retry: Retry::Never,
         };
@@ -330,7 +330,7 @@ impl Client {
             url: endpoints.userinfo.clone(),
             auth: Auth::Bearer(&token),
             subscription_key: false,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::Empty,
             retry: Retry::Safe,
         };

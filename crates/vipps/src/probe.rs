@@ -17,7 +17,7 @@ impl Client {
             url: self.url("/accesstoken/get")?,
             auth: Auth::ClientHeaders,
             subscription_key: true,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::Empty,
             retry: Retry::Never,
         };

@@ -60,7 +60,7 @@ impl Client {
             url: self.url("/qr/v1/exchange")?,
             auth: Auth::AccessToken,
             subscription_key: true,
-            idempotency_key: None,
+            idempotency: None,
             body: Body::json(&QrExchangeRequest::msisdn(qr))?,
             retry: Retry::Safe,
         };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mock::{Mock, Reply};
 use serde_json::json;
 use vipps::epayment::Amount;
-use vipps::{CibaPoll, Error, Operation};
+use vipps::{CibaPoll, Error, Operation, PhoneNumberError};
 
 const REFERENCE: &str = "lane1-20240501-000042";
 const CAPTURE: &str = "/epayment/v1/payments/lane1-20240501-000042/capture";
@@ -493,7 +493,13 @@ async fn invalid_arguments_are_refused_before_sending() {
     ));
     assert!(matches!(
         client.check_in("+4712345678", true).await,
-        Err(Error::InvalidArgument(_))
+        Err(Error::PhoneNumber(PhoneNumberError::NotMsisdn))
+    ));
+    assert!(matches!(
+        client.check_in("4512345678", true).await,
+        Err(Error::PhoneNumber(PhoneNumberError::NotNorwegian {
+            api: "Check-in"
+        }))
     ));
     assert!(matches!(
         client
@@ -534,4 +540,63 @@ async fn a_created_payment_with_an_unreadable_answer_is_still_created() {
     let sent = &mock.seen_at("POST", "/epayment/v1/payments")[0];
     assert_eq!(sent.header("idempotency-key"), Some("create-key-1"));
     assert_eq!(sent.header("content-type"), Some("application/json"));
+}
+
+#[tokio::test]
+async fn a_typed_loyalty_event_is_resent_unchanged_and_an_invalid_one_never_sent() {
+    use vipps::loyalty::payload::{Coupon, CouponState, CouponUpdated, Discount};
+    use vipps::loyalty::{Event, Payload, PhoneNumber};
+
+    const EVENTS: &str = "/loyalty/v1/events";
+    let mock = Mock::start().await;
+    mock.on(
+        "POST",
+        EVENTS,
+        [
+            problem(503, "x"),
+            Reply::json(200, json!({"status": "accepted", "eventId": "evt-c1"})),
+        ],
+    );
+    let coupon = Coupon {
+        id: "cpn-1".into(),
+        title: "10 % off".into(),
+        description: None,
+        discount: Some(Discount::Percentage { percentage: 10 }),
+        valid_from: None,
+        valid_until: None,
+        state: CouponState::Active,
+    };
+    let mut event = Event::new(
+        "evt-c1",
+        "2024-05-01T12:00:00Z".parse().expect("timestamp"),
+        Payload::CouponUpdated(CouponUpdated {
+            contact_id: "member-42".into(),
+            phone_number: PhoneNumber::from_msisdn("4712345678").expect("valid"),
+            coupon,
+        }),
+    );
+    let client = mock.client();
+    client.send_loyalty_event(&event).await.expect("accepted");
+    let sent = mock.seen_at("POST", EVENTS);
+    assert_eq!(
+        sent.len(),
+        2,
+        "a 503 is retried: Vipps deduplicates by eventId"
+    );
+    assert_eq!(sent[0].body, sent[1].body);
+    let body: serde_json::Value = serde_json::from_str(&sent[0].body).expect("JSON");
+    assert_eq!(body["action"], "benefits.coupon.updated");
+    assert_eq!(body["payload"]["phoneNumber"], "+4712345678");
+    assert_eq!(body["payload"]["coupon"]["discount"]["type"], "PERCENTAGE");
+
+    event.event_id = String::new();
+    assert!(matches!(
+        client.send_loyalty_event(&event).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        mock.seen_at("POST", EVENTS).len(),
+        2,
+        "nothing more was sent"
+    );
 }

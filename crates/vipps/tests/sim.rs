@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vipps::epayment::{Amount, CreatePaymentRequest, Customer, State};
-use vipps::loyalty::{BonusPoints, CommunicationPreferences, LoyaltyEvent, MemberRegistered};
+use vipps::loyalty::payload::{BonusPoints, CommunicationPreferences, Member};
+use vipps::loyalty::{Event as LoyaltyEvent, Payload, PhoneNumber};
 use vipps::{CibaPoll, Client, Config, Operation, Secret, SystemInfo};
 use vipps_sim::{
     CustomerScript, LoginBehavior, PaymentBehavior, Profile, RecordedRequest, Sim, SimConfig,
@@ -85,20 +86,21 @@ async fn final_state(client: &Client, reference: &str) -> State {
 }
 
 fn member_event(event_id: &str) -> LoyaltyEvent {
-    LoyaltyEvent::member_registered(
-        event_id.into(),
-        "2024-05-01T12:00:01Z".into(),
-        MemberRegistered {
+    LoyaltyEvent::new(
+        event_id,
+        "2024-05-01T12:00:01Z".parse().expect("timestamp"),
+        Payload::MemberRegistered(Member {
             contact_id: "member-42".into(),
-            phone_number: format!("+{MEMBER}"),
-            joined_on: "2024-05-01T12:00:00Z".into(),
+            phone_number: PhoneNumber::from_msisdn(MEMBER).expect("valid"),
+            joined_on: "2024-05-01T12:00:00Z".parse().expect("timestamp"),
             bonus_points: BonusPoints { balance: 100 },
+            tier: None,
             communication_preferences: CommunicationPreferences {
                 accepts_email: true,
                 accepts_sms: false,
                 accepts_postal: false,
             },
-        },
+        }),
     )
 }
 

@@ -7,6 +7,7 @@
 //! events. It closes when the client closes its end (the next write fails).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,6 +22,7 @@ use super::hub::Hub;
 use super::queue::{ClientQueue, Out};
 use super::responder::{Incoming, IncomingRequest, Responder};
 use crate::codec::{Frame, LineCodec};
+use crate::queue::{DEFAULT_LIMIT, QueueQuery};
 use crate::wire::{self, Command, ErrorCode, Id};
 
 /// Everything a connection needs.
@@ -161,29 +163,19 @@ impl Reader {
     }
 
     async fn dispatch(&self, id: Id, command: Command) {
+        // The command's `type` only, never its fields: a phone number may be among them.
         debug!(
             client = self.queue.client,
             ?id,
-            command = kind(&command),
+            command = command.name(),
             "register command"
         );
-        let request = match command {
-            Command::Subscribe { since, boot } => {
+        let request = match route(command) {
+            Route::Subscribe { since, boot } => {
                 self.hub.subscribe(&self.queue, &id, since, boot.as_deref());
                 return;
             }
-            Command::Status => IncomingRequest::Status,
-            Command::Basket { total, lines } => {
-                IncomingRequest::Lane(flow::Command::Basket(flow::Basket {
-                    total: total.into(),
-                    lines: lines.into_iter().map(Into::into).collect(),
-                }))
-            }
-            Command::Pay => IncomingRequest::Lane(flow::Command::Pay),
-            Command::Enroll => IncomingRequest::Lane(flow::Command::Enroll),
-            Command::Cancel => IncomingRequest::Lane(flow::Command::Cancel),
-            Command::Reset => IncomingRequest::Lane(flow::Command::Reset),
-            Command::Phone { number } => IncomingRequest::Lane(flow::Command::Phone { number }),
+            Route::Daemon(request) => request,
         };
         let incoming = Incoming {
             request,
@@ -203,19 +195,57 @@ impl Reader {
     }
 }
 
-/// The command's `type`, for the debug log (never its fields: a phone number may be among them).
-fn kind(command: &Command) -> &'static str {
-    match command {
-        Command::Basket { .. } => "basket",
-        Command::Pay => "pay",
-        Command::Enroll => "enroll",
-        Command::Cancel => "cancel",
-        Command::Reset => "reset",
-        Command::Phone { .. } => "phone",
-        Command::Status => "status",
-        Command::Subscribe { .. } => "subscribe",
-    }
+/// Who answers a command.
+enum Route {
+    /// The server itself.
+    Subscribe {
+        since: Option<u64>,
+        boot: Option<String>,
+    },
+    /// The daemon.
+    Daemon(IncomingRequest),
 }
+
+fn route(command: Command) -> Route {
+    let request = match command {
+        Command::Subscribe { since, boot } => return Route::Subscribe { since, boot },
+        Command::Basket { total, lines } => {
+            IncomingRequest::Lane(flow::Command::Basket(flow::Basket {
+                total: total.into(),
+                lines: lines.into_iter().map(Into::into).collect(),
+            }))
+        }
+        Command::Pay => IncomingRequest::Lane(flow::Command::Pay),
+        Command::Enroll => IncomingRequest::Lane(flow::Command::Enroll),
+        Command::Cancel => IncomingRequest::Lane(flow::Command::Cancel),
+        Command::Reset => IncomingRequest::Lane(flow::Command::Reset),
+        Command::Phone { number } => IncomingRequest::Lane(flow::Command::Phone { number }),
+        Command::Status => IncomingRequest::Status,
+        Command::Devices => IncomingRequest::Devices,
+        Command::Queue { state, item, limit } => IncomingRequest::Queue(QueueQuery {
+            state,
+            item,
+            limit: limit.unwrap_or(DEFAULT_LIMIT),
+        }),
+        Command::QueueRetry { item } => IncomingRequest::QueueRetry { item },
+        Command::QueueDrop { item, key } => IncomingRequest::QueueDrop { item, key },
+        Command::Member { by } => IncomingRequest::Member(by),
+        Command::MemberUpdate {
+            contact_id,
+            preferences,
+        } => IncomingRequest::MemberUpdate {
+            contact_id,
+            preferences,
+        },
+        Command::MemberDelete { contact_id } => IncomingRequest::MemberDelete { contact_id },
+        Command::MemberResync { contact_id } => IncomingRequest::MemberResync { contact_id },
+        Command::Redeem { reward, contact_id } => IncomingRequest::Redeem { reward, contact_id },
+    };
+    Route::Daemon(request)
+}
+
+/// At shutdown, how long a connection may take to send what was already queued for it.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(500);
 
 async fn write_loop(
     client: u64,
@@ -223,6 +253,9 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Out>,
     token: CancellationToken,
 ) {
+    // True when the connection may still carry whole lines after cancellation: nothing failed and
+    // no line was cut.
+    let mut clean = true;
     loop {
         let out = tokio::select! {
             () = token.cancelled() => break,
@@ -233,18 +266,42 @@ async fn write_loop(
             },
         };
         let written = tokio::select! {
-            () = token.cancelled() => break,
+            // A line being written gets a moment to finish even at shutdown.
+            () = after_cancellation(&token, SHUTDOWN_FLUSH) => {
+                clean = false;
+                break;
+            }
             written = write_out(&mut write, out) => written,
         };
         if let Err(e) = written {
             debug!(client, "register connection write failed: {e}");
             token.cancel();
+            clean = false;
             break;
         }
     }
-    // Cancellation may have interrupted a line; nothing more is sent after it, so the client sees
-    // the connection close rather than a corrupt line followed by more.
+    if clean {
+        // The daemon is stopping (or the reader is done): what was already queued still goes out,
+        // within a bound, so that the register hears the last events of the run. A line cut by the
+        // bound is never followed by another; the client sees the connection close.
+        let flush = async {
+            while let Ok(out) = rx.try_recv() {
+                if write_out(&mut write, out).await.is_err() {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_FLUSH, flush).await.is_err() {
+            debug!(client, "register client too slow to take its last events");
+        }
+    }
     let _ = write.shutdown().await;
+}
+
+/// Completes `grace` after `token` is cancelled.
+async fn after_cancellation(token: &CancellationToken, grace: Duration) {
+    token.cancelled().await;
+    tokio::time::sleep(grace).await;
 }
 
 async fn write_out(write: &mut OwnedWriteHalf, out: Out) -> std::io::Result<()> {

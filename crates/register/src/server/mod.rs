@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::Event;
@@ -141,6 +142,7 @@ impl Server {
         );
         let hub = Arc::new(Hub::new(boot, config.replay_capacity));
         let root = CancellationToken::new();
+        let connections = TaskTracker::new();
         let (incoming_tx, incoming_rx) = mpsc::channel(INBOX);
         tokio::spawn(accept_loop(
             listener,
@@ -148,6 +150,7 @@ impl Server {
             incoming_tx,
             config.clone(),
             root.clone(),
+            connections.clone(),
         ));
         info!(
             path = %path.display(),
@@ -159,6 +162,7 @@ impl Server {
             shared: Arc::new(Shared {
                 hub,
                 root,
+                connections,
                 path,
                 identity,
             }),
@@ -215,6 +219,7 @@ async fn accept_loop(
     incoming: mpsc::Sender<Incoming>,
     config: ServerConfig,
     root: CancellationToken,
+    connections: TaskTracker,
 ) {
     let mut next_client = 0_u64;
     loop {
@@ -253,7 +258,7 @@ async fn accept_loop(
             queue_len: config.client_queue,
             token: root.child_token(),
         };
-        tokio::spawn(async move {
+        connections.spawn(async move {
             connection.serve().await;
             info!(client, "register client disconnected");
         });
@@ -273,6 +278,8 @@ struct Shared {
     hub: Arc<Hub>,
     /// Cancelled at shutdown; every connection's token is its child.
     root: CancellationToken,
+    /// The connections' tasks, so that [`ServerHandle::close`] can wait for their last lines.
+    connections: TaskTracker,
     path: PathBuf,
     /// The socket file's device and inode, so that shutdown removes only our own socket.
     identity: (u64, u64),
@@ -303,8 +310,25 @@ impl ServerHandle {
     }
 
     /// Stops accepting, closes every connection and removes the socket file. Idempotent.
+    ///
+    /// Connections send what was already queued for them in the background; see
+    /// [`ServerHandle::close`] to wait for that.
     pub fn shutdown(&self) {
         self.shared.shutdown();
+    }
+
+    /// Shuts down like [`ServerHandle::shutdown`], then waits (at most `grace`) until every
+    /// connection has sent the events already queued for it and closed: a daemon that exits right
+    /// after this has told its registers everything it published.
+    pub async fn close(&self, grace: Duration) {
+        self.shared.shutdown();
+        self.shared.connections.close();
+        if tokio::time::timeout(grace, self.shared.connections.wait())
+            .await
+            .is_err()
+        {
+            warn!(?grace, "register connections still open at exit");
+        }
     }
 }
 

@@ -5,6 +5,12 @@ use tracing::error;
 
 use super::queue::ClientQueue;
 use crate::StatusReply;
+use crate::devices::DevicesReply;
+use crate::member::{
+    MemberDeletedReply, MemberInfo, MemberLookup, MemberReply, MemberResyncReply,
+    PreferencesUpdate, RewardInfo,
+};
+use crate::queue::{QueueItem, QueueQuery, QueueReply};
 use crate::wire::{self, ErrorCode, Id};
 
 /// A command for the daemon, with the means to answer it.
@@ -17,12 +23,76 @@ pub struct Incoming {
 }
 
 /// The commands the daemon handles (`subscribe` is handled by the server itself).
+///
+/// Besides the errors named here, any of them may be answered with [`ErrorCode::Unavailable`]
+/// when the daemon cannot handle it now (shutting down, the store or the members directory
+/// failing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IncomingRequest {
     /// A cashier action for the lane. Answer with [`Responder::accept`] or [`Responder::reject`].
     Lane(flow::Command),
     /// `status`. Answer with [`Responder::reply_status`].
     Status,
+    /// `devices`. Answer with [`Responder::reply_devices`].
+    Devices,
+    /// `queue`: the outbox items that [`QueueQuery::includes`], oldest first, at most
+    /// [`QueueQuery::limit`]. Answer with [`Responder::reply_queue`].
+    Queue(QueueQuery),
+    /// `queueRetry`: make the dead item pending again, due now, and publish
+    /// [`crate::Event::outbox_retried`]. Answer with [`Responder::reply_queue_item`] (the item
+    /// afterwards), or the errors [`ErrorCode::NotFound`] and [`ErrorCode::NotDead`].
+    QueueRetry {
+        /// The item's number.
+        item: i64,
+    },
+    /// `queueDrop`: delete the pending or dead item if `key` is its key, and publish
+    /// [`crate::Event::outbox_dropped`]. Answer with [`Responder::reply_queue_item`] (the item as
+    /// it was), or the errors [`ErrorCode::NotFound`] (also for a delivered item) and
+    /// [`ErrorCode::KeyMismatch`].
+    QueueDrop {
+        /// The item's number.
+        item: i64,
+        /// The key the caller saw.
+        key: String,
+    },
+    /// `member`: show the member named, or the customer at the till when `None`. Answer with
+    /// [`Responder::reply_member`], or the errors [`ErrorCode::NotAMember`], `no_customer`
+    /// (`None` and no customer) and `invalid_phone`.
+    Member(Option<MemberLookup>),
+    /// `memberUpdate`: apply [`PreferencesUpdate::apply`], queue `member.updated` for Vipps and
+    /// publish [`crate::Event::loyalty_updated`]. Answer with [`Responder::reply_member`] (the
+    /// member afterwards), or [`ErrorCode::NotAMember`].
+    MemberUpdate {
+        /// The member.
+        contact_id: String,
+        /// What changes.
+        preferences: PreferencesUpdate,
+    },
+    /// `memberDelete`: delete the member, queue `member.deleted` for Vipps and publish
+    /// [`crate::Event::loyalty_deleted`]. Answer with [`Responder::reply_member_deleted`], or
+    /// [`ErrorCode::NotAMember`].
+    MemberDelete {
+        /// The member.
+        contact_id: String,
+    },
+    /// `memberResync`: queue the member's whole state for Vipps again and publish
+    /// [`crate::Event::loyalty_updated`]. Answer with [`Responder::reply_member_resynced`], or
+    /// [`ErrorCode::NotAMember`].
+    MemberResync {
+        /// The member.
+        contact_id: String,
+    },
+    /// `redeem`: use the reward of the member named, or of the customer at the till when
+    /// `contact_id` is `None`; queue the change for Vipps and publish
+    /// [`crate::Event::loyalty_redeemed`]. Answer with [`Responder::reply_reward`] (the reward
+    /// afterwards), or the errors [`ErrorCode::UnknownReward`], [`ErrorCode::RewardUsed`],
+    /// [`ErrorCode::RewardExpired`], [`ErrorCode::NotAMember`] and `no_customer`.
+    Redeem {
+        /// The reward's id.
+        reward: String,
+        /// The member, when not the customer at the till.
+        contact_id: Option<String>,
+    },
 }
 
 /// Sends the answer to one command. Every method consumes it, so a command cannot be answered
@@ -60,6 +130,46 @@ impl Responder {
     /// The answer to `status`.
     pub fn reply_status(self, status: StatusReply) {
         self.reply_ok(&status);
+    }
+
+    /// The answer to `devices`.
+    pub fn reply_devices(self, devices: DevicesReply) {
+        self.reply_ok(&devices);
+    }
+
+    /// The answer to `queue`.
+    pub fn reply_queue(self, queue: QueueReply) {
+        self.reply_ok(&queue);
+    }
+
+    /// The answer to `queueRetry` and `queueDrop`: the item.
+    pub fn reply_queue_item(self, item: QueueItem) {
+        self.reply_ok(&item);
+    }
+
+    /// The answer to `member` and `memberUpdate`: `{"member":{…}}`.
+    pub fn reply_member(self, member: MemberInfo) {
+        self.reply_ok(&MemberReply { member });
+    }
+
+    /// The answer to `memberDelete`.
+    pub fn reply_member_deleted(self, contact_id: impl Into<String>) {
+        self.reply_ok(&MemberDeletedReply {
+            contact_id: contact_id.into(),
+        });
+    }
+
+    /// The answer to `memberResync`: `events` loyalty events were queued.
+    pub fn reply_member_resynced(self, contact_id: impl Into<String>, events: u64) {
+        self.reply_ok(&MemberResyncReply {
+            contact_id: contact_id.into(),
+            events,
+        });
+    }
+
+    /// The answer to `redeem`: the reward, redeemed.
+    pub fn reply_reward(self, reward: RewardInfo) {
+        self.reply_ok(&reward);
     }
 
     /// A `reply` with `result` (which should serialize to a JSON object).

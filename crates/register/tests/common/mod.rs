@@ -4,7 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use register::{Incoming, IncomingRequest, Server, ServerConfig, ServerHandle};
+use register::devices::DevicesReply;
+use register::member::{MemberInfo, Preferences, RewardInfo, RewardKind, RewardState};
+use register::queue::{OutboxKind, QueueItem, QueueReply, QueueState};
+use register::{
+    ErrorCode, Incoming, IncomingRequest, Responder, Server, ServerConfig, ServerHandle,
+};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -45,30 +50,15 @@ impl TestServer {
     }
 
     /// Answers every command like a lane that accepts everything and reports a fixed status;
-    /// `phone` numbers other than `12345678` are refused with `invalid_phone`. Returns the
-    /// commands it saw.
+    /// `phone` numbers other than `12345678` are refused with `invalid_phone`. The daemon's own
+    /// commands get the canned answers of [`canned`]. Returns the commands it saw.
     pub fn run_daemon(&mut self) -> mpsc::UnboundedReceiver<IncomingRequest> {
         let mut incoming = self.incoming.take().unwrap();
         let (seen_tx, seen_rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(Incoming { request, responder }) = incoming.recv().await {
                 let _ = seen_tx.send(request.clone());
-                match request {
-                    IncomingRequest::Status => responder.reply_status(register::StatusReply {
-                        lane: "lane1".to_owned(),
-                        enrolling: false,
-                        ..register::StatusReply::default()
-                    }),
-                    IncomingRequest::Lane(flow::Command::Phone { number })
-                        if number != "12345678" =>
-                    {
-                        responder.reject(&flow::Rejection {
-                            code: flow::RejectCode::InvalidPhone,
-                            message: "not a phone number".to_owned(),
-                        })
-                    }
-                    IncomingRequest::Lane(_) => responder.accept(),
-                }
+                answer(request, responder);
             }
         });
         seen_rx
@@ -162,4 +152,103 @@ pub fn barcode(data: &str) -> register::Event {
 /// The `seq` of an event line.
 pub fn seq(value: &Value) -> u64 {
     value["seq"].as_u64().expect("an event with a seq")
+}
+
+/// The scripted daemon's answer to one request.
+fn answer(request: IncomingRequest, responder: Responder) {
+    match request {
+        IncomingRequest::Status => responder.reply_status(register::StatusReply {
+            lane: "lane1".to_owned(),
+            enrolling: false,
+            ..register::StatusReply::default()
+        }),
+        IncomingRequest::Lane(flow::Command::Phone { number }) if number != "12345678" => responder
+            .reject(&flow::Rejection {
+                code: flow::RejectCode::InvalidPhone,
+                message: "not a phone number".to_owned(),
+            }),
+        IncomingRequest::Lane(_) => responder.accept(),
+        IncomingRequest::Devices => responder.reply_devices(DevicesReply::default()),
+        IncomingRequest::Queue(_) => responder.reply_queue(QueueReply {
+            items: vec![canned::item()],
+            pending: 0,
+            dead: 1,
+            oldest_pending_at: None,
+        }),
+        IncomingRequest::QueueRetry { item } if item != 42 => {
+            responder.error(ErrorCode::NotFound, &format!("no outbox item {item}"))
+        }
+        IncomingRequest::QueueRetry { .. } => responder.reply_queue_item(QueueItem {
+            state: QueueState::Pending,
+            ..canned::item()
+        }),
+        IncomingRequest::QueueDrop { key, .. } if key != canned::item().key => responder.error(
+            ErrorCode::KeyMismatch,
+            "that is not the key of outbox item 42",
+        ),
+        IncomingRequest::QueueDrop { .. } => responder.reply_queue_item(canned::item()),
+        IncomingRequest::Member(_) | IncomingRequest::MemberUpdate { .. } => {
+            responder.reply_member(canned::member())
+        }
+        IncomingRequest::MemberDelete { contact_id } => responder.reply_member_deleted(contact_id),
+        IncomingRequest::MemberResync { contact_id } => {
+            responder.reply_member_resynced(contact_id, 3)
+        }
+        IncomingRequest::Redeem { reward, .. } => responder.reply_reward(RewardInfo {
+            id: reward,
+            ..canned::reward()
+        }),
+    }
+}
+
+/// Fixed answers for the daemon's own commands.
+pub mod canned {
+    use super::*;
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// A dead capture, item 42.
+    pub fn item() -> QueueItem {
+        QueueItem {
+            item: 42,
+            key: "cap-1".to_owned(),
+            kind: OutboxKind::Capture,
+            reference: Some("lane1-1".to_owned()),
+            state: QueueState::Dead,
+            attempts: 3,
+            created_at: at("2025-11-21T10:15:02.250Z"),
+            next_attempt_at: None,
+            last_error: Some("503".to_owned()),
+        }
+    }
+
+    /// A redeemed coupon.
+    pub fn reward() -> RewardInfo {
+        RewardInfo {
+            id: "cpn-1".to_owned(),
+            kind: RewardKind::Coupon,
+            title: "Free coffee".to_owned(),
+            description: None,
+            amount: None,
+            state: RewardState::Redeemed,
+            valid_until: None,
+        }
+    }
+
+    /// Member M-1.
+    pub fn member() -> MemberInfo {
+        MemberInfo {
+            contact_id: "M-1".to_owned(),
+            phone: "+4712345678".to_owned(),
+            name: None,
+            email: None,
+            joined_at: at("2025-01-02T09:00:00Z"),
+            bonus_points: 10,
+            preferences: Preferences::default(),
+            stamp_cards: vec![],
+            rewards: vec![],
+        }
+    }
 }

@@ -6,6 +6,7 @@
 use std::mem;
 use std::time::{Duration, Instant};
 
+use crate::error::ConfigError;
 use crate::scan::{FrameError, Scan};
 
 /// Longest scan accepted by default, in bytes.
@@ -24,7 +25,17 @@ pub enum Terminator {
     Suffix(Vec<u8>),
     /// Silence: a scan ends when no byte arrived for [`FramingConfig::quiet_gap`].
     QuietGap,
+    /// A frame: the scan is the bytes between STX (0x02) and ETX (0x03). Other bytes between
+    /// frames are garbage, reported once per run as [`FrameError::OutsideFrame`], except CR and
+    /// LF, which scanners often send after the ETX and which are ignored there. An STX inside a
+    /// frame starts a new one; the cut-off frame is [`FrameError::Incomplete`].
+    StxEtx,
 }
+
+/// Start of text: opens a frame with [`Terminator::StxEtx`].
+const STX: u8 = 0x02;
+/// End of text: closes a frame with [`Terminator::StxEtx`].
+const ETX: u8 = 0x03;
 
 /// How to cut a serial byte stream into scans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,20 +70,6 @@ impl Default for FramingConfig {
             quiet_gap: None,
         }
     }
-}
-
-/// A [`FramingConfig`] that cannot frame anything.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// `Terminator::Suffix` with no bytes.
-    #[error("the terminator suffix is empty")]
-    EmptySuffix,
-    /// `max_len` is zero.
-    #[error("the maximum scan length must be at least 1 byte")]
-    ZeroMaxLen,
-    /// `quiet_gap` is zero.
-    #[error("the quiet gap must be longer than zero")]
-    ZeroQuietGap,
 }
 
 impl FramingConfig {
@@ -117,6 +114,10 @@ pub struct Framer {
     after_cr: bool,
     /// When the last byte of an unfinished scan arrived.
     last_byte_at: Option<Instant>,
+    /// With [`Terminator::StxEtx`]: an STX opened a frame that no ETX closed yet.
+    in_frame: bool,
+    /// With [`Terminator::StxEtx`]: the current run of bytes outside a frame was reported.
+    stray_reported: bool,
 }
 
 impl Default for Framer {
@@ -141,6 +142,8 @@ impl Framer {
             overflowed: false,
             after_cr: false,
             last_byte_at: None,
+            in_frame: false,
+            stray_reported: false,
         }
     }
 
@@ -178,12 +181,9 @@ impl Framer {
         }
         match self.config.terminator {
             Terminator::QuietGap => self.finish(),
-            Terminator::Newline | Terminator::Suffix(_) => {
-                let incomplete = FrameError::Incomplete {
-                    len: self.buf.len(),
-                };
-                let overflowed = self.reset();
-                (!overflowed).then_some(Err(incomplete))
+            Terminator::Newline | Terminator::Suffix(_) | Terminator::StxEtx => {
+                self.in_frame = false;
+                self.discard()
             }
         }
     }
@@ -191,12 +191,13 @@ impl Framer {
     /// End of input: ends the scan in progress as if its terminator had arrived.
     pub fn finish(&mut self) -> Option<Result<Scan, FrameError>> {
         self.after_cr = false;
+        self.in_frame = false;
         self.end_scan()
     }
 
     /// Whether a scan is in progress.
     fn in_scan(&self) -> bool {
-        !self.buf.is_empty() || self.overflowed
+        !self.buf.is_empty() || self.overflowed || self.in_frame
     }
 
     /// Takes one byte; returns what it completed, if anything.
@@ -229,6 +230,26 @@ impl Framer {
                 newly_overflowed.then_some(Err(self.too_long()))
             }
             Terminator::QuietGap => self.accept(byte),
+            Terminator::StxEtx => match byte {
+                STX => {
+                    // A frame still open lost its ETX.
+                    let cut_off = self.discard();
+                    self.in_frame = true;
+                    self.stray_reported = false;
+                    cut_off
+                }
+                ETX if self.in_frame => {
+                    self.in_frame = false;
+                    self.end_scan()
+                }
+                _ if self.in_frame => self.accept(byte),
+                b'\r' | b'\n' => None,
+                _ if self.stray_reported => None,
+                _ => {
+                    self.stray_reported = true;
+                    Some(Err(FrameError::OutsideFrame))
+                }
+            },
         }
     }
 
@@ -246,14 +267,30 @@ impl Framer {
         None
     }
 
-    /// Ends the scan in progress at its terminator.
+    /// Ends the scan in progress at its terminator (or at the end of input).
     fn end_scan(&mut self) -> Option<Result<Scan, FrameError>> {
-        let result = (!self.overflowed && !self.buf.is_empty()).then(|| self.decode());
+        let result = if self.overflowed || self.buf.is_empty() {
+            None
+        } else if self.buf.len() > self.config.max_len {
+            // Only at the end of input: with a multi-byte suffix the buffer may hold up to
+            // `max_len` bytes plus a suffix that never completed, all of it data.
+            Some(Err(self.too_long()))
+        } else {
+            Some(self.decode())
+        };
         self.reset();
         result
     }
 
-    /// Drops the scan in progress; returns whether it had overflowed.
+    /// Drops the unfinished scan in progress: [`FrameError::Incomplete`], unless it was empty
+    /// or already reported as too long.
+    fn discard(&mut self) -> Option<Result<Scan, FrameError>> {
+        let len = self.buf.len();
+        let overflowed = self.reset();
+        (!overflowed && len > 0).then_some(Err(FrameError::Incomplete { len }))
+    }
+
+    /// Drops the bytes of the scan in progress; returns whether it had overflowed.
     fn reset(&mut self) -> bool {
         self.buf.clear();
         self.last_byte_at = None;
@@ -400,6 +437,24 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_cut_off_by_the_end_of_input_is_bounded_too() {
+        let t = Instant::now();
+        let mut f = framer(FramingConfig {
+            max_len: 2,
+            ..with(Terminator::Suffix(b"END".to_vec()))
+        });
+        // Found by fuzzing: "abEN" fits in the buffer (data plus a partial suffix) but is
+        // longer than a scan may be once the suffix never comes.
+        assert_eq!(data(f.push(b"abEN", t)), ok(&[]));
+        assert_eq!(f.finish(), Some(Err(FrameError::TooLong { max_len: 2 })));
+        assert_eq!(data(f.push(b"aE", t)), ok(&[]));
+        assert_eq!(
+            f.finish().map(|r| r.map(|s| s.data)),
+            Some(Ok("aE".to_owned()))
+        );
+    }
+
+    #[test]
     fn a_quiet_gap_ends_a_scan() {
         let t0 = Instant::now();
         let mut f = framer(FramingConfig {
@@ -466,6 +521,78 @@ mod tests {
     }
 
     #[test]
+    fn stx_etx_frames_are_scans_and_garbage_between_them_is_reported_once_per_run() {
+        let t = Instant::now();
+        let mut f = framer(with(Terminator::StxEtx));
+        assert_eq!(
+            f.push(b"\x02]Q1https://qr.vipps.no/p/abc\x03\r\n\x02703801", t),
+            [Ok(Scan {
+                symbology: Some("]Q1".to_owned()),
+                data: "https://qr.vipps.no/p/abc".to_owned(),
+            })]
+        );
+        assert_eq!(data(f.push(b"0069307\x03", t)), ok(&["7038010069307"]));
+        // Noise between frames: one error per run, however it is chunked.
+        assert_eq!(
+            data(f.push(b"junk", t)),
+            vec![Err(FrameError::OutsideFrame)]
+        );
+        assert_eq!(data(f.push(b"more\x03junk", t)), ok(&[]));
+        assert_eq!(data(f.push(b"\x02a\x03", t)), ok(&["a"]));
+        assert_eq!(
+            data(f.push(b"x\x02b\x03y", t)),
+            vec![
+                Err(FrameError::OutsideFrame),
+                Ok("b".to_owned()),
+                Err(FrameError::OutsideFrame)
+            ]
+        );
+        // An empty frame is nothing; a frame cut off by the next STX is incomplete.
+        assert_eq!(data(f.push(b"\x02\x03", t)), ok(&[]));
+        assert_eq!(
+            data(f.push(b"\x02abc\x02def\x03", t)),
+            vec![Err(FrameError::Incomplete { len: 3 }), Ok("def".to_owned())]
+        );
+        // Invalid UTF-8 inside a frame is an error, not a panic.
+        assert_eq!(
+            data(f.push(b"\x02ab\xc3\x03", t)),
+            vec![Err(FrameError::InvalidUtf8 { offset: 2 })]
+        );
+    }
+
+    #[test]
+    fn an_stx_etx_frame_is_bounded_and_times_out() {
+        let t0 = Instant::now();
+        let mut f = framer(FramingConfig {
+            max_len: 4,
+            quiet_gap: Some(ms(100)),
+            ..with(Terminator::StxEtx)
+        });
+        assert_eq!(
+            data(f.push(b"\x0212345", t0)),
+            vec![Err(FrameError::TooLong { max_len: 4 })]
+        );
+        assert_eq!(data(f.push(b"678\x03\x021234\x03", t0)), ok(&["1234"]));
+        assert_eq!(data(f.push(b"\x02ab", t0)), ok(&[]));
+        assert_eq!(f.poll_timeout(), Some(t0 + ms(100)));
+        assert_eq!(
+            f.handle_timeout(t0 + ms(100)),
+            Some(Err(FrameError::Incomplete { len: 2 }))
+        );
+        // After the timeout the frame is closed: its ETX is outside any frame.
+        assert_eq!(
+            data(f.push(b"c\x03", t0 + ms(150))),
+            vec![Err(FrameError::OutsideFrame)]
+        );
+        // At end of input an open frame ends as if its ETX had come.
+        assert_eq!(data(f.push(b"\x02xyz", t0 + ms(200))), ok(&[]));
+        assert_eq!(
+            f.finish().map(|r| r.map(|s| s.data)),
+            Some(Ok("xyz".to_owned()))
+        );
+    }
+
+    #[test]
     fn finish_ends_the_scan_in_progress() {
         let t = Instant::now();
         let mut f = Framer::default();
@@ -505,6 +632,7 @@ mod tests {
             Just(Terminator::Newline),
             prop::collection::vec(any::<u8>(), 1..4).prop_map(Terminator::Suffix),
             Just(Terminator::QuietGap),
+            Just(Terminator::StxEtx),
         ];
         let affix = prop::option::of(prop::collection::vec(any::<u8>(), 0..3));
         (

@@ -3,8 +3,7 @@
 mod framer;
 mod source;
 
-pub use framer::{
-    ConfigError, DEFAULT_MAX_LEN, DEFAULT_QUIET_GAP, Framer, FramingConfig, Terminator,
-};
+pub use crate::error::ConfigError;
+pub use framer::{DEFAULT_MAX_LEN, DEFAULT_QUIET_GAP, Framer, FramingConfig, Terminator};
 pub use source::{DEFAULT_DEDUP_WINDOW, SerialConfig, SerialSource};
 pub use tokio_serial::{DataBits, FlowControl, Parity, StopBits};

@@ -6,31 +6,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio_serial::{DataBits, FlowControl, Parity, SerialStream, StopBits};
 use tracing::debug;
 
-use super::framer::{ConfigError, Framer, FramingConfig};
+use super::framer::{Framer, FramingConfig};
 use crate::dedup::Dedup;
+use crate::error::ConfigError;
 use crate::event::{Emitter, ReceiverGone, ScanSource, ScannerEvent, ScannerEventKind, now};
+use crate::reopen::{MAX_REOPEN_DELAY, REOPEN, STABLE, sleep_until};
 
 /// Duplicate window of [`SerialConfig::default`].
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_millis(1500);
-
-/// Longest wait between two attempts to open the device: a replugged scanner is back within
-/// this plus the time the kernel takes to create its tty.
-const MAX_REOPEN_DELAY: Duration = Duration::from_millis(500);
-
-/// Delays between attempts to open the device: 50 ms, doubling up to [`MAX_REOPEN_DELAY`].
-const REOPEN: ExponentialBuilder = ExponentialBuilder::new()
-    .with_min_delay(Duration::from_millis(50))
-    .with_max_delay(MAX_REOPEN_DELAY)
-    .without_max_times();
-
-/// A connection that lasted this long was not flapping: reopening starts fast again.
-const STABLE: Duration = Duration::from_secs(2);
 
 /// One serial scanner.
 #[derive(Debug, Clone)]
@@ -194,13 +183,5 @@ impl SerialSource {
 impl ScanSource for SerialSource {
     fn run(self, events: mpsc::Sender<ScannerEvent>) -> impl Future<Output = ()> + Send {
         SerialSource::run(self, events)
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-        None => std::future::pending().await,
     }
 }

@@ -6,6 +6,7 @@ mod journal;
 mod members;
 mod open;
 mod outbox;
+mod program;
 
 use std::path::PathBuf;
 

@@ -82,7 +82,18 @@ async fn migrations_run_on_a_fresh_file_and_once_only_on_reopen() {
     .fetch_all(&mut conn)
     .await
     .expect("tables");
-    assert_eq!(tables, ["members", "outbox", "payments", "store_meta"]);
+    assert_eq!(
+        tables,
+        [
+            "members",
+            "outbox",
+            "payments",
+            "purchases",
+            "rewards",
+            "stamp_cards",
+            "store_meta"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::CustomerScript;
+use crate::fault::FaultRule;
 use crate::reply::Reply;
 use crate::state::Shared;
 use crate::validate;
@@ -24,9 +25,17 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_sim/qr-tokens", post(map_qr_token))
         .route("/_sim/requests", get(requests))
         .route("/_sim/payments", get(payments))
+        .route("/_sim/ecom-payments", get(ecom_payments))
         .route("/_sim/loyalty-events", get(loyalty_events))
         .route("/_sim/check-ins", get(check_ins))
         .route("/_sim/reset", post(reset))
+        .route(
+            "/_sim/faults",
+            get(faults)
+                .put(set_faults)
+                .post(add_fault)
+                .delete(clear_faults),
+        )
 }
 
 fn bad_request(message: String) -> Response {
@@ -85,12 +94,23 @@ async fn payments(State(shared): State<Arc<Shared>>) -> Response {
     Reply::json(StatusCode::OK, json!(shared.payments())).into_response()
 }
 
-/// `GET /_sim/loyalty-events`: `{"events": [...], "duplicates": N}`.
+/// `GET /_sim/ecom-payments`: every eCom payment, brought up to date.
+async fn ecom_payments(State(shared): State<Arc<Shared>>) -> Response {
+    Reply::json(StatusCode::OK, json!(shared.ecom_payments())).into_response()
+}
+
+/// `GET /_sim/loyalty-events`: `{"events": [...], "duplicates": N, "log": [...]}`: the events in
+/// arrival order (first copy per `eventId`), the duplicates in all, and per event its `eventId`,
+/// `action` and `duplicates`.
 async fn loyalty_events(State(shared): State<Arc<Shared>>) -> Response {
-    let body = json!({
-        "events": shared.loyalty_events(),
-        "duplicates": shared.loyalty_duplicates(),
-    });
+    let log = shared.loyalty_log();
+    let duplicates: u64 = log.iter().map(|record| u64::from(record.duplicates)).sum();
+    let summary: Vec<_> = log
+        .iter()
+        .map(|r| json!({ "eventId": r.event_id, "action": r.action, "duplicates": r.duplicates }))
+        .collect();
+    let events: Vec<_> = log.into_iter().map(|record| record.event).collect();
+    let body = json!({ "events": events, "duplicates": duplicates, "log": summary });
     Reply::json(StatusCode::OK, body).into_response()
 }
 
@@ -102,5 +122,47 @@ async fn check_ins(State(shared): State<Arc<Shared>>) -> Response {
 /// `POST /_sim/reset`.
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     shared.reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /_sim/faults`: `{"rules": [...], "stats": {...}}`, rules in evaluation order with
+/// `times` as what is left, statistics per endpoint.
+async fn faults(State(shared): State<Arc<Shared>>) -> Response {
+    let (rules, stats) = {
+        let faults = shared.faults();
+        (faults.rules(), faults.stats())
+    };
+    Reply::json(StatusCode::OK, json!({ "rules": rules, "stats": stats })).into_response()
+}
+
+/// `PUT /_sim/faults` with a JSON list of rules, each in text form (`"*=reset"`) or as an
+/// object: replaces every rule.
+async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Vec<FaultRule>>(&body) {
+        Ok(rules) => {
+            tracing::info!(rules = rules.len(), "fault rules set");
+            shared.faults().set(rules);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => bad_request(format!("expected a list of fault rules: {err}")),
+    }
+}
+
+/// `POST /_sim/faults` with one rule: appends it.
+async fn add_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<FaultRule>(&body) {
+        Ok(rule) => {
+            tracing::info!(%rule, "fault rule added");
+            shared.faults().add(rule);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => bad_request(format!("expected a fault rule: {err}")),
+    }
+}
+
+/// `DELETE /_sim/faults`: removes every rule.
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    shared.faults().clear();
+    tracing::info!("fault rules cleared");
     StatusCode::NO_CONTENT.into_response()
 }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{FieldError, Fields};
 use crate::gate::{self, Api};
+use crate::intercept;
 use crate::reply::{Problem, Reply};
 use crate::state::Shared;
 use crate::validate;
@@ -44,8 +45,8 @@ pub(crate) async fn publish(
         Ok(map) => map,
         Err(err) => return err.problem().at(path).into_response(),
     };
-    let event_id = match validate_envelope(&map) {
-        Ok(event_id) => event_id.to_owned(),
+    let (event_id, action) = match validate_envelope(&map) {
+        Ok(envelope) => envelope,
         Err(errors) => {
             let problem = errors.into_iter().fold(
                 Problem::new(
@@ -60,17 +61,30 @@ pub(crate) async fn publish(
     };
     let fresh = shared
         .world()
-        .accept_loyalty_event(&event_id, Value::Object(map));
+        .accept_loyalty_event(&event_id, &action, Value::Object(map));
     tracing::debug!(fresh, "loyalty event accepted");
-    Reply::json(
+    let reply = Reply::json(
         StatusCode::OK,
         json!({ "status": "accepted", "eventId": event_id }),
-    )
-    .into_response()
+    );
+    if fresh {
+        reply.into_response()
+    } else {
+        intercept::duplicate(reply)
+    }
 }
 
-/// Checks the envelope and returns its `eventId`, or every problem found.
-fn validate_envelope(map: &Map<String, Value>) -> Result<&str, Vec<FieldError>> {
+/// The actions whose payload is the member's full state (the quick start's published example).
+const MEMBER_ACTIONS: [&str; 2] = ["benefits.member.registered", "benefits.member.updated"];
+
+/// Checks the envelope and returns its `eventId` and `action`, or every problem found.
+///
+/// Every payload needs `contactId` and `phoneNumber` (E.164 with `+`). Member registered and
+/// updated payloads also need the member's state as the published example has it: `joinedOn`
+/// (RFC 3339), `bonusPoints.balance` (a number) and `communicationPreferences` with the booleans
+/// `acceptsEmail`, `acceptsSms` and `acceptsPostal`; `tier`, if sent, is a string. Vipps
+/// publishes no other payload schema, so other payloads may hold any further fields.
+fn validate_envelope(map: &Map<String, Value>) -> Result<(String, String), Vec<FieldError>> {
     let fields = Fields::new(map);
     let mut errors = Vec::new();
     let event_id = match fields.str("eventId") {
@@ -86,42 +100,92 @@ fn validate_envelope(map: &Map<String, Value>) -> Result<&str, Vec<FieldError>> 
     };
     match fields.str("timestamp") {
         Ok(text) if validate::rfc3339(text).is_some() => {}
-        Ok(_) => errors.push(FieldError::new(
-            "timestamp",
-            "Must be an RFC 3339 date-time with an offset.",
-        )),
+        Ok(_) => errors.push(rfc3339_error("timestamp")),
         Err(err) => errors.push(err),
     }
-    match fields.str("action") {
-        Ok(action) if ACTIONS.contains(&action) => {}
-        Ok(action) => errors.push(FieldError::new(
-            "action",
-            format!("Unknown action {action:?}."),
-        )),
-        Err(err) => errors.push(err),
-    }
+    let action = match fields.str("action") {
+        Ok(action) if ACTIONS.contains(&action) => Some(action),
+        Ok(action) => {
+            errors.push(FieldError::new(
+                "action",
+                format!(
+                    "Unknown action {action:?}; expected one of {}.",
+                    ACTIONS.join(", ")
+                ),
+            ));
+            None
+        }
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    };
     match fields.object("payload") {
         Ok(payload) => {
             let payload = Fields::nested(payload, "payload");
-            match payload.str("contactId") {
-                Ok("") => errors.push(FieldError::new("payload.contactId", "Must not be empty.")),
-                Ok(_) => {}
-                Err(err) => errors.push(err),
-            }
-            match payload.str("phoneNumber") {
-                Ok(number) if validate::e164(number) => {}
-                Ok(_) => errors.push(FieldError::new(
-                    "payload.phoneNumber",
-                    "Must be E.164 with a leading +, 10 to 15 digits (^\\+\\d{10,15}$).",
-                )),
-                Err(err) => errors.push(err),
+            check_member_ids(payload, &mut errors);
+            if action.is_some_and(|action| MEMBER_ACTIONS.contains(&action)) {
+                check_member_state(payload, &mut errors);
             }
         }
         Err(err) => errors.push(err),
     }
-    match event_id {
-        Some(id) if errors.is_empty() => Ok(id),
+    match (event_id, action) {
+        (Some(id), Some(action)) if errors.is_empty() => Ok((id.to_owned(), action.to_owned())),
         _ => Err(errors),
+    }
+}
+
+fn rfc3339_error(name: &str) -> FieldError {
+    FieldError::new(name, "Must be an RFC 3339 date-time with an offset.")
+}
+
+/// `contactId` and `phoneNumber`, which every payload has.
+fn check_member_ids(payload: Fields<'_>, errors: &mut Vec<FieldError>) {
+    match payload.str("contactId") {
+        Ok("") => errors.push(FieldError::new("payload.contactId", "Must not be empty.")),
+        Ok(_) => {}
+        Err(err) => errors.push(err),
+    }
+    match payload.str("phoneNumber") {
+        Ok(number) if validate::e164(number) => {}
+        Ok(_) => errors.push(FieldError::new(
+            "payload.phoneNumber",
+            "Must be E.164 with a leading +, 10 to 15 digits (^\\+\\d{10,15}$).",
+        )),
+        Err(err) => errors.push(err),
+    }
+}
+
+/// The member's state in `benefits.member.registered` and `benefits.member.updated`.
+fn check_member_state(payload: Fields<'_>, errors: &mut Vec<FieldError>) {
+    match payload.str("joinedOn") {
+        Ok(text) if validate::rfc3339(text).is_some() => {}
+        Ok(_) => errors.push(rfc3339_error("payload.joinedOn")),
+        Err(err) => errors.push(err),
+    }
+    match payload.object("bonusPoints") {
+        Ok(points) => {
+            let points = Fields::nested(points, "payload.bonusPoints");
+            if let Err(err) = points.number("balance") {
+                errors.push(err);
+            }
+        }
+        Err(err) => errors.push(err),
+    }
+    match payload.object("communicationPreferences") {
+        Ok(preferences) => {
+            let preferences = Fields::nested(preferences, "payload.communicationPreferences");
+            for flag in ["acceptsEmail", "acceptsSms", "acceptsPostal"] {
+                if let Err(err) = preferences.bool(flag) {
+                    errors.push(err);
+                }
+            }
+        }
+        Err(err) => errors.push(err),
+    }
+    if let Err(err) = payload.opt_str("tier") {
+        errors.push(err);
     }
 }
 
@@ -135,7 +199,15 @@ mod tests {
             "eventId": "evt-1",
             "timestamp": "2024-05-01T12:00:00Z",
             "action": "benefits.member.registered",
-            "payload": { "contactId": "m-1", "phoneNumber": "+4712345678" },
+            "payload": {
+                "contactId": "m-1",
+                "phoneNumber": "+4712345678",
+                "joinedOn": "2024-05-01T12:00:00Z",
+                "bonusPoints": { "balance": 120 },
+                "communicationPreferences": {
+                    "acceptsEmail": true, "acceptsSms": false, "acceptsPostal": false
+                },
+            },
         })
     }
 
@@ -150,7 +222,10 @@ mod tests {
     #[test]
     fn a_valid_envelope_yields_its_event_id() {
         let value = envelope();
-        assert_eq!(validate_envelope(value.as_object().unwrap()), Ok("evt-1"));
+        assert_eq!(
+            validate_envelope(value.as_object().unwrap()),
+            Ok(("evt-1".to_owned(), "benefits.member.registered".to_owned()))
+        );
     }
 
     #[test]
@@ -187,5 +262,53 @@ mod tests {
                 "{action}"
             );
         }
+    }
+
+    #[test]
+    fn other_payloads_need_only_the_member_ids() {
+        for action in ACTIONS.iter().filter(|a| !MEMBER_ACTIONS.contains(a)) {
+            let mut value = envelope();
+            value["action"] = json!(action);
+            value["payload"] = json!({
+                "contactId": "m-1",
+                "phoneNumber": "+4712345678",
+                "coupon": { "id": "c-1" },
+            });
+            assert!(
+                validate_envelope(value.as_object().unwrap()).is_ok(),
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
+    fn member_payloads_carry_the_member_state() {
+        for action in MEMBER_ACTIONS {
+            let mut value = envelope();
+            value["action"] = json!(action);
+            let payload = value["payload"].as_object_mut().unwrap();
+            payload.remove("joinedOn");
+            payload.insert("bonusPoints".into(), json!({ "balance": "120" }));
+            payload.insert(
+                "communicationPreferences".into(),
+                json!({ "acceptsEmail": true, "acceptsSms": "no" }),
+            );
+            payload.insert("tier".into(), json!(3));
+            assert_eq!(
+                errors(&value),
+                [
+                    "payload.joinedOn",
+                    "payload.bonusPoints.balance",
+                    "payload.communicationPreferences.acceptsSms",
+                    "payload.communicationPreferences.acceptsPostal",
+                    "payload.tier",
+                ],
+                "{action}"
+            );
+        }
+        let mut value = envelope();
+        value["payload"]["joinedOn"] = json!("2024-05-01");
+        value["payload"]["tier"] = json!("Gold");
+        assert_eq!(errors(&value), ["payload.joinedOn"]);
     }
 }

@@ -2,6 +2,7 @@
 
 mod checkin;
 mod control;
+mod ecom;
 mod epayment;
 mod login;
 mod loyalty;
@@ -14,66 +15,49 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde_json::{Map, Value};
 
-use crate::record;
+use crate::fault::Endpoint;
+use crate::intercept;
 use crate::reply::Problem;
 use crate::state::Shared;
 
 /// Base of the Login API's access-management paths.
 pub(crate) const ACCESS_BASE: &str = "/access-management-1.0/access";
 
-/// The whole router: every route, a 404 fallback, and the request recorder around all of it.
+/// The whole router: every Vipps endpoint at [`Endpoint::path`], the control API, a 404
+/// fallback, and the middleware that records requests and injects faults around all of it.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/accesstoken/get", post(token::issue))
-        .route("/qr/v1/exchange", post(qr::exchange))
+        .route(Endpoint::Token.path(), post(token::issue))
+        .route(Endpoint::Qr.path(), post(qr::exchange))
+        .route(Endpoint::CheckIn.path(), post(checkin::check_in))
+        .route(Endpoint::LoginDiscovery.path(), get(login::discovery))
+        .route(Endpoint::LoginJwks.path(), get(login::jwks))
         .route(
-            "/point-of-sale/v1/loyalty-check-in",
-            post(checkin::check_in),
-        )
-        .route(
-            "/access-management-1.0/access/.well-known/openid-configuration",
-            get(login::discovery),
-        )
-        .route(
-            "/access-management-1.0/access/.well-known/jwks.json",
-            get(login::jwks),
-        )
-        .route(
-            "/vipps-login-ciba/api/backchannel/authentication",
+            Endpoint::LoginCiba.path(),
             post(login::backchannel_authentication),
         )
-        .route(
-            "/access-management-1.0/access/oauth2/token",
-            post(login::token),
-        )
-        .route("/vipps-userinfo-api/userinfo", get(login::userinfo))
-        .route("/epayment/v1/payments", post(epayment::create))
-        .route("/epayment/v1/payments/{reference}", get(epayment::get))
-        .route(
-            "/epayment/v1/payments/{reference}/events",
-            get(epayment::events),
-        )
-        .route(
-            "/epayment/v1/payments/{reference}/capture",
-            post(epayment::capture),
-        )
-        .route(
-            "/epayment/v1/payments/{reference}/cancel",
-            post(epayment::cancel),
-        )
-        .route(
-            "/epayment/v1/payments/{reference}/refund",
-            post(epayment::refund),
-        )
-        .route("/loyalty/v1/events", post(loyalty::publish))
+        .route(Endpoint::LoginToken.path(), post(login::token))
+        .route(Endpoint::LoginUserinfo.path(), get(login::userinfo))
+        .route(Endpoint::EpaymentCreate.path(), post(epayment::create))
+        .route(Endpoint::EpaymentGet.path(), get(epayment::get))
+        .route(Endpoint::EpaymentEvents.path(), get(epayment::events))
+        .route(Endpoint::EpaymentCapture.path(), post(epayment::capture))
+        .route(Endpoint::EpaymentCancel.path(), post(epayment::cancel))
+        .route(Endpoint::EpaymentRefund.path(), post(epayment::refund))
+        .route(Endpoint::Loyalty.path(), post(loyalty::publish))
+        .route(Endpoint::EcomInitiate.path(), post(ecom::initiate))
+        .route(Endpoint::EcomDetails.path(), get(ecom::details))
+        .route(Endpoint::EcomCapture.path(), post(ecom::capture))
+        .route(Endpoint::EcomCancel.path(), put(ecom::cancel))
+        .route(Endpoint::EcomRefund.path(), post(ecom::refund))
         .merge(control::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
-            record::record,
+            intercept::intercept,
         ))
         .with_state(shared)
 }
@@ -238,6 +222,13 @@ impl<'a> Fields<'a> {
         self.required(field)?
             .as_object()
             .ok_or_else(|| FieldError::new(&self.name(field), "Must be an object."))
+    }
+
+    /// A required number (integer or not).
+    pub(crate) fn number(&self, field: &str) -> Result<f64, FieldError> {
+        self.required(field)?
+            .as_f64()
+            .ok_or_else(|| FieldError::new(&self.name(field), "Must be a number."))
     }
 
     /// A required integer (a JSON number without a fraction).

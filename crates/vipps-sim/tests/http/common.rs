@@ -201,3 +201,129 @@ pub async fn bounded<T>(future: impl Future<Output = T>) -> T {
         .await
         .expect("test step took more than 30 s")
 }
+
+/// The 8-digit eCom form of [`MSISDN`].
+pub const MOBILE: &str = "12345678";
+
+/// An eCom `InitiatePaymentCommand` for a push payment to `mobile`.
+pub fn ecom_initiate_body(order_id: &str, amount: i64, mobile: &str) -> Value {
+    serde_json::json!({
+        "customerInfo": { "mobileNumber": mobile },
+        "merchantInfo": {
+            "merchantSerialNumber": "123456",
+            "callbackPrefix": "https://till.example.com/vipps/callbacks",
+            "fallBack": "https://till.example.com/vipps/done",
+        },
+        "transaction": {
+            "amount": amount,
+            "orderId": order_id,
+            "transactionText": "Groceries",
+            "skipLandingPage": true,
+        },
+    })
+}
+
+/// An eCom capture or refund body (`PaymentActionsRequest`); no amount means all.
+pub fn ecom_action_body(amount: Option<i64>) -> Value {
+    let mut body = serde_json::json!({
+        "merchantInfo": { "merchantSerialNumber": "123456" },
+        "transaction": { "transactionText": "Groceries" },
+    });
+    if let Some(amount) = amount {
+        body["transaction"]["amount"] = serde_json::json!(amount);
+    }
+    body
+}
+
+/// An eCom cancel body (`CancelPaymentActionRequest`).
+pub fn ecom_cancel_body(release_remaining: bool) -> Value {
+    serde_json::json!({
+        "merchantInfo": { "merchantSerialNumber": "123456" },
+        "transaction": { "transactionText": "Cancelled at the till" },
+        "shouldReleaseRemainingFunds": release_remaining,
+    })
+}
+
+impl Env {
+    /// `POST /ecomm/v2/payments` → status and body.
+    pub async fn ecom_initiate(&self, body: &Value) -> (StatusCode, Value) {
+        parts(
+            self.merchant(Method::POST, "/ecomm/v2/payments")
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// `GET /ecomm/v2/payments/{orderId}/details` → status and body.
+    pub async fn ecom_details(&self, order_id: &str) -> (StatusCode, Value) {
+        parts(
+            self.merchant(
+                Method::GET,
+                &format!("/ecomm/v2/payments/{order_id}/details"),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await
+    }
+
+    /// The operations of the details' log, newest first, once the customer has acted
+    /// (bounded: 40 × 50 ms).
+    pub async fn ecom_settled(&self, order_id: &str) -> Value {
+        for _ in 0..40 {
+            let (status, body) = self.ecom_details(order_id).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if body["transactionLogHistory"].as_array().map(Vec::len) != Some(1) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("eCom payment {order_id} stayed initiated");
+    }
+
+    /// Capture (`POST`), cancel (`PUT`) or refund (`POST`) → status and body.
+    pub async fn ecom_modify(
+        &self,
+        order_id: &str,
+        action: &str,
+        request_id: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let method = if action == "cancel" {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        let mut request = self
+            .merchant(method, &format!("/ecomm/v2/payments/{order_id}/{action}"))
+            .json(body);
+        if let Some(id) = request_id {
+            request = request.header("X-Request-Id", id);
+        }
+        parts(request.send().await.unwrap()).await
+    }
+}
+
+/// The operations of a details body's log, newest first.
+pub fn ecom_operations(details: &Value) -> Vec<&str> {
+    details["transactionLogHistory"]
+        .as_array()
+        .map(|log| log.iter().filter_map(|e| e["operation"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The `(errorGroup, errorCode)` pairs of an eCom error array.
+pub fn ecom_errors(body: &Value) -> Vec<(&str, &str)> {
+    body.as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| Some((e["errorGroup"].as_str()?, e["errorCode"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -17,6 +17,11 @@ fn registered(event_id: &str) -> Value {
             "phoneNumber": "+4712345678",
             "joinedOn": "2024-05-01T12:00:00Z",
             "bonusPoints": { "balance": 0 },
+            "communicationPreferences": {
+                "acceptsEmail": true,
+                "acceptsSms": false,
+                "acceptsPostal": false,
+            },
         },
     })
 }
@@ -58,6 +63,106 @@ async fn events_are_accepted_and_deduplicated_by_event_id() {
         "first copy kept"
     );
     assert_eq!(env.sim.loyalty_duplicates(), 1);
+}
+
+/// An event of `action` with only the ids every payload has, plus one field of its own.
+fn minimal(event_id: &str, action: &str) -> Value {
+    json!({
+        "eventId": event_id,
+        "timestamp": "2024-05-01T12:00:00Z",
+        "action": action,
+        "payload": { "contactId": "member-1", "phoneNumber": "+4712345678", "extra": [1, 2] },
+    })
+}
+
+#[tokio::test]
+async fn all_eleven_actions_arrive_in_order_with_duplicates_per_event_id() {
+    let env = Env::start().await;
+    let actions = [
+        "benefits.member.registered",
+        "benefits.member.updated",
+        "benefits.member.deleted",
+        "benefits.coupon.updated",
+        "benefits.coupon.deleted",
+        "benefits.coupons.synced",
+        "benefits.stampCard.updated",
+        "benefits.stampCard.deleted",
+        "benefits.stampCards.synced",
+        "benefits.bonusCheck.created",
+        "benefits.bonusCheck.deleted",
+    ];
+    for (i, action) in actions.iter().enumerate() {
+        let mut event = minimal(&format!("evt-{i:02}"), action);
+        if action.starts_with("benefits.member.") && *action != "benefits.member.deleted" {
+            event["payload"] = registered("x")["payload"].clone();
+        }
+        let (status, body) = publish(&env, &event).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
+    // evt-03 twice more, evt-07 once more.
+    for id in ["evt-03", "evt-07", "evt-03"] {
+        let (status, _) = publish(&env, &minimal(id, "benefits.coupon.updated")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    let log = env.sim.loyalty_log();
+    let order: Vec<&str> = log.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(order, actions, "arrival order, first copy per eventId");
+    let duplicates: Vec<(&str, u32)> = log
+        .iter()
+        .filter(|r| r.duplicates > 0)
+        .map(|r| (r.event_id.as_str(), r.duplicates))
+        .collect();
+    assert_eq!(duplicates, [("evt-03", 2), ("evt-07", 1)]);
+    assert_eq!(env.sim.loyalty_duplicates(), 3);
+    assert_eq!(
+        log[7].event["action"], "benefits.stampCard.deleted",
+        "the first copy is kept, not the duplicate"
+    );
+
+    let over_http: Value = env
+        .http
+        .get(env.url("/_sim/loyalty-events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(over_http["duplicates"], 3);
+    assert_eq!(
+        over_http["log"][3],
+        json!({ "eventId": "evt-03", "action": "benefits.coupon.updated", "duplicates": 2 })
+    );
+    assert_eq!(over_http["events"].as_array().unwrap().len(), 11);
+}
+
+#[tokio::test]
+async fn member_events_must_carry_the_member_state() {
+    let env = Env::start().await;
+    for (field, value) in [
+        ("joinedOn", json!("yesterday")),
+        ("bonusPoints", json!(10)),
+        ("communicationPreferences", json!({ "acceptsEmail": true })),
+    ] {
+        let mut event = registered("evt-member");
+        event["payload"][field] = value;
+        let (status, problem) = publish(&env, &event).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
+        let named = problem["extraDetails"].as_array().unwrap().iter().any(|d| {
+            d["name"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("payload.{field}"))
+        });
+        assert!(named, "{field}: {problem}");
+    }
+    let mut deleted = registered("evt-deleted");
+    deleted["action"] = json!("benefits.member.deleted");
+    deleted["payload"] = json!({ "contactId": "member-1", "phoneNumber": "+4712345678" });
+    let (status, _) = publish(&env, &deleted).await;
+    assert_eq!(status, StatusCode::OK, "a deletion carries only the ids");
+    assert_eq!(env.sim.loyalty_events().len(), 1);
 }
 
 #[tokio::test]

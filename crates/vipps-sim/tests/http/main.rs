@@ -6,7 +6,9 @@ mod common;
 
 mod binary;
 mod checkin;
+mod ecom;
 mod epayment;
+mod faults;
 mod login;
 mod loyalty;
 mod qr;

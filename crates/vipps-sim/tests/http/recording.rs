@@ -177,7 +177,7 @@ async fn the_control_api_drives_the_same_state() {
         .json()
         .await
         .unwrap();
-    assert_eq!(loyalty, json!({ "events": [], "duplicates": 0 }));
+    assert_eq!(loyalty, json!({ "events": [], "duplicates": 0, "log": [] }));
 
     let reset = env.http.post(env.url("/_sim/reset")).send().await.unwrap();
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);

@@ -5,6 +5,9 @@
 //! Login discovery endpoints answer by themselves (tokens `tok-1`, `tok-2`, ...). Every request
 //! is recorded.
 
+// Shared by several test binaries; not every one uses every helper.
+#![allow(dead_code)]
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -1,10 +1,16 @@
 //! Turns request-body schemas of the official Vipps OpenAPI 3.0 files into JSON Schemas and
 //! validates JSON against them.
 //!
+//! A request body may be a `$ref` to `components/requestBodies` (eCom does that), and its media
+//! type `application/json` with parameters (eCom's `application/json;charset=UTF-8`).
+//!
 //! OpenAPI 3.0 schemas are close to JSON Schema draft 4, with three differences handled here:
 //! `$ref`s point into the same file or into a sibling file (`./order-management.yaml#/...`),
 //! and are inlined; `nullable: true` becomes `anyOf [schema, {type: null}]`; and OpenAPI-only
 //! keywords (`example`, `x-*`, ...) are dropped.
+
+// Shared by several test binaries; not every one uses every helper.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,8 +65,27 @@ impl Specs {
             .and_then(|p| p.get(path))
             .and_then(|p| p.get(method))
             .unwrap_or_else(|| panic!("{file}: no operation {method} {path}"));
-        let schema = operation
-            .pointer("/requestBody/content/application~1json/schema")
+        let mut body = operation
+            .get("requestBody")
+            .unwrap_or_else(|| panic!("{file}: {method} {path} has no request body"));
+        if let Some(Value::String(reference)) = body.get("$ref") {
+            let pointer = reference
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("{file}: unsupported request body $ref {reference}"));
+            body = self
+                .doc(file)
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("{file}: dangling $ref {reference}"));
+        }
+        let schema = body
+            .get("content")
+            .and_then(Value::as_object)
+            .and_then(|content| {
+                content.iter().find_map(|(media_type, media)| {
+                    let essence = media_type.split(';').next().unwrap_or_default().trim();
+                    (essence == "application/json").then(|| media.get("schema"))?
+                })
+            })
             .unwrap_or_else(|| panic!("{file}: {method} {path} has no JSON request body"));
         self.convert(file, schema, 0)
     }

@@ -17,6 +17,7 @@ use super::Fields;
 use crate::config::{PaymentBehavior, SimConfig};
 use crate::gate::{self, Api, Header};
 use crate::idempotency::{Fingerprint, Lookup, Operation};
+use crate::intercept;
 use crate::payment::{NewPayment, Payment, Refusal};
 use crate::reply::{Problem, Reply};
 use crate::state::{Shared, World};
@@ -47,7 +48,7 @@ pub(crate) async fn create(
         .idempotency
         .lookup(Operation::Create, "", key, &fingerprint)
     {
-        Lookup::Replay(reply) => return reply.into_response(),
+        Lookup::Replay(reply) => return intercept::duplicate(reply),
         Lookup::Conflict => return Operation::Create.conflict().at(path).into_response(),
         Lookup::New => {}
     }
@@ -280,7 +281,7 @@ fn modify(
         .idempotency
         .lookup(operation, reference, key, &fingerprint)
     {
-        Lookup::Replay(reply) => return reply.into_response(),
+        Lookup::Replay(reply) => return intercept::duplicate(reply),
         Lookup::Conflict => return operation.conflict().at(path).into_response(),
         Lookup::New => {}
     }

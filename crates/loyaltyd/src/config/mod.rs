@@ -11,9 +11,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use flow::{Currency, LaneConfig, ScannerRole};
+use flow::{Currency, LaneConfig};
 use jiff::SignedDuration;
 use serde::Deserialize;
+
+mod gpio;
+mod members;
+mod program;
+mod scanners;
+mod vipps;
+
+pub use gpio::{GpioMode, GpioSettings};
+pub use members::{HttpDirectorySettings, MembersSettings};
+pub use scanners::{ScannerSettings, SourceSettings};
 
 /// The file as written.
 #[derive(Debug, Deserialize, Default)]
@@ -28,9 +38,15 @@ pub struct RawConfig {
     #[serde(default)]
     register: RawRegister,
     #[serde(default, rename = "scanner")]
-    scanners: Vec<RawScanner>,
+    scanners: Vec<scanners::RawScanner>,
     #[serde(default)]
     outbox: RawOutbox,
+    #[serde(default)]
+    gpio: gpio::RawGpio,
+    #[serde(default)]
+    members: members::RawMembers,
+    #[serde(default)]
+    loyalty: program::RawLoyalty,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +59,7 @@ struct RawLane {
     payment_poll_interval: SignedDuration,
     payment_description: String,
     check_in: bool,
+    shutdown_grace: SignedDuration,
 }
 
 impl Default for RawLane {
@@ -55,6 +72,7 @@ impl Default for RawLane {
             payment_poll_interval: SignedDuration::from_secs(1),
             payment_description: "Purchase".to_owned(),
             check_in: true,
+            shutdown_grace: SignedDuration::from_secs(30),
         }
     }
 }
@@ -77,6 +95,10 @@ struct RawVipps {
     connect_timeout: SignedDuration,
     request_timeout: SignedDuration,
     login_scope: String,
+    payment_api: String,
+    ecom_callback_prefix: Option<String>,
+    ecom_fallback_url: Option<String>,
+    ecom_transaction_text: Option<String>,
 }
 
 impl Default for RawVipps {
@@ -97,6 +119,10 @@ impl Default for RawVipps {
             connect_timeout: SignedDuration::from_secs(1),
             request_timeout: SignedDuration::from_secs(5),
             login_scope: "openid name phoneNumber email".to_owned(),
+            payment_api: "epayment".to_owned(),
+            ecom_callback_prefix: None,
+            ecom_fallback_url: None,
+            ecom_transaction_text: None,
         }
     }
 }
@@ -136,53 +162,12 @@ impl Default for RawRegister {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScanner {
-    name: String,
-    role: String,
-    kind: String,
-    path: PathBuf,
-    #[serde(default = "default_baud")]
-    baud: u32,
-    #[serde(default = "default_terminator")]
-    terminator: String,
-    suffix: Option<String>,
-    prefix: Option<String>,
-    #[serde(default = "default_quiet_gap")]
-    quiet_gap: SignedDuration,
-    #[serde(default = "default_true")]
-    strip_aim: bool,
-    #[serde(default = "default_max_len")]
-    max_length: usize,
-    #[serde(default = "default_dedup")]
-    duplicate_window: SignedDuration,
-}
-
-fn default_baud() -> u32 {
-    9600
-}
-fn default_terminator() -> String {
-    "newline".to_owned()
-}
-fn default_quiet_gap() -> SignedDuration {
-    SignedDuration::from_millis(50)
-}
-fn default_true() -> bool {
-    true
-}
-fn default_max_len() -> usize {
-    4096
-}
-fn default_dedup() -> SignedDuration {
-    SignedDuration::from_millis(1500)
-}
-
-#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawOutbox {
     retry_min: SignedDuration,
     retry_max: SignedDuration,
     give_up_after: SignedDuration,
+    max_attempts: u32,
 }
 
 impl Default for RawOutbox {
@@ -191,6 +176,7 @@ impl Default for RawOutbox {
             retry_min: SignedDuration::from_secs(1),
             retry_max: SignedDuration::from_secs(300),
             give_up_after: SignedDuration::from_hours(72),
+            max_attempts: 0,
         }
     }
 }
@@ -210,6 +196,15 @@ pub struct Config {
     pub scanners: Vec<ScannerSettings>,
     /// The outbox relay.
     pub outbox: OutboxSettings,
+    /// At shutdown, how long a payment waiting for the customer may take to finish before the
+    /// daemon stops anyway (the next start then finishes it from the journal).
+    pub shutdown_grace: Duration,
+    /// Cashier buttons, LEDs and buzzer.
+    pub gpio: GpioSettings,
+    /// Where membership lives (`[members]`).
+    pub members: MembersSettings,
+    /// The loyalty program: what a member's captured purchase earns (`[loyalty]`).
+    pub program: flow::program::Program,
 }
 
 /// A secret value; never printed.
@@ -256,6 +251,8 @@ pub struct VippsSettings {
     pub request_timeout: Duration,
     /// Scopes asked for at enrollment.
     pub login_scope: String,
+    /// The payment API: ePayment (the default) or eCom.
+    pub payment_api: ::vipps::PaymentApi,
 }
 
 /// The register socket.
@@ -271,40 +268,6 @@ pub struct RegisterSettings {
     pub replay: usize,
 }
 
-/// One scanner.
-#[derive(Debug, Clone)]
-pub struct ScannerSettings {
-    /// Its name in events and logs.
-    pub name: String,
-    /// Cashier or customer.
-    pub role: ScannerRole,
-    /// The device path (a udev symlink, or a tty).
-    pub path: PathBuf,
-    /// Serial speed.
-    pub baud: u32,
-    /// How scans are delimited.
-    pub terminator: Terminator,
-    /// Bytes to strip from the start of each scan.
-    pub prefix: Option<Vec<u8>>,
-    /// Move a leading AIM symbology id out of the data.
-    pub strip_aim: bool,
-    /// Longest accepted scan in bytes.
-    pub max_length: usize,
-    /// Same data from the same scanner within this window is dropped.
-    pub duplicate_window: Duration,
-}
-
-/// How a serial scanner ends a scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Terminator {
-    /// CR, LF or CRLF.
-    Newline,
-    /// A configured byte string.
-    Suffix(Vec<u8>),
-    /// A pause of this length.
-    QuietGap(Duration),
-}
-
 /// The outbox relay's schedule.
 #[derive(Debug, Clone)]
 pub struct OutboxSettings {
@@ -314,6 +277,8 @@ pub struct OutboxSettings {
     pub retry_max: Duration,
     /// An item older than this that still fails becomes a dead letter.
     pub give_up_after: Duration,
+    /// An item that failed this many times becomes a dead letter; 0: no limit (only the age).
+    pub max_attempts: u32,
 }
 
 /// A configuration problem, naming the key and, when found, the line.
@@ -370,6 +335,7 @@ impl Config {
 
     /// Checks meaning and produces the typed settings.
     fn resolve(raw: RawConfig, text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let ctx = Ctx { text, path };
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: path.to_owned(),
             line: find_line(text, key),
@@ -436,6 +402,7 @@ impl Config {
         lane.payment_poll_interval = poll;
         lane.payment_description = l.payment_description;
         lane.check_in = l.check_in;
+        let shutdown_grace = duration("lane.shutdown_grace", l.shutdown_grace)?;
 
         // [vipps]
         let v = raw.vipps;
@@ -515,6 +482,19 @@ impl Config {
                 "must include \"openid\"".to_owned(),
             ));
         }
+        let payment_api = vipps::payment_api(
+            ctx,
+            vipps::RawPayment {
+                api: v.payment_api,
+                callback_prefix: v.ecom_callback_prefix,
+                fallback_url: v.ecom_fallback_url,
+                transaction_text: v.ecom_transaction_text,
+            },
+            &lane,
+            &v.merchant_serial_number,
+        )?;
+        // eCom takes Norwegian numbers only: the lane refuses others at Pay.
+        lane.norwegian_numbers_only = matches!(payment_api, ::vipps::PaymentApi::Ecom(_));
         let vipps = VippsSettings {
             environment,
             base_url,
@@ -526,6 +506,7 @@ impl Config {
             connect_timeout: duration("vipps.connect_timeout", v.connect_timeout)?,
             request_timeout: duration("vipps.request_timeout", v.request_timeout)?,
             login_scope: v.login_scope,
+            payment_api,
         };
 
         // [register]
@@ -563,76 +544,15 @@ impl Config {
 
         // [[scanner]]
         let mut scanners: Vec<ScannerSettings> = Vec::new();
-        for (i, s) in raw.scanners.into_iter().enumerate() {
-            let key = |field: &str| format!("scanner[{i}].{field}");
-            if s.name.is_empty() || scanners.iter().any(|o| o.name == s.name) {
-                return Err(invalid(
-                    &key("name"),
-                    format!("must be non-empty and unique, got {:?}", s.name),
+        for (i, raw) in raw.scanners.into_iter().enumerate() {
+            let resolved = raw.resolve(ctx, i)?;
+            if scanners.iter().any(|o| o.name == resolved.name) {
+                return Err(ctx.invalid(
+                    &format!("scanner[{i}].name"),
+                    format!("must be unique, {:?} is used twice", resolved.name),
                 ));
             }
-            let role = match s.role.as_str() {
-                "cashier" => ScannerRole::Cashier,
-                "customer" => ScannerRole::Customer,
-                other => {
-                    return Err(invalid(
-                        &key("role"),
-                        format!("must be \"cashier\" or \"customer\", got {other:?}"),
-                    ));
-                }
-            };
-            if s.kind != "serial" {
-                return Err(invalid(
-                    &key("kind"),
-                    format!("must be \"serial\", got {:?}", s.kind),
-                ));
-            }
-            let terminator = match (s.terminator.as_str(), s.suffix) {
-                ("newline", None) => Terminator::Newline,
-                ("suffix", Some(suffix)) if !suffix.is_empty() => {
-                    Terminator::Suffix(suffix.into_bytes())
-                }
-                ("quiet-gap", None) => {
-                    Terminator::QuietGap(duration(&key("quiet_gap"), s.quiet_gap)?)
-                }
-                ("suffix", _) => {
-                    return Err(invalid(
-                        &key("suffix"),
-                        "terminator = \"suffix\" needs a non-empty suffix".to_owned(),
-                    ));
-                }
-                (_, Some(_)) => {
-                    return Err(invalid(
-                        &key("suffix"),
-                        "only allowed with terminator = \"suffix\"".to_owned(),
-                    ));
-                }
-                (other, None) => {
-                    return Err(invalid(
-                        &key("terminator"),
-                        format!("must be \"newline\", \"suffix\" or \"quiet-gap\", got {other:?}"),
-                    ));
-                }
-            };
-            if !(16..=65_536).contains(&s.max_length) {
-                return Err(invalid(
-                    &key("max_length"),
-                    "must be between 16 and 65536".to_owned(),
-                ));
-            }
-            scanners.push(ScannerSettings {
-                name: s.name,
-                role,
-                path: s.path,
-                baud: s.baud,
-                terminator,
-                prefix: s.prefix.filter(|p| !p.is_empty()).map(String::into_bytes),
-                strip_aim: s.strip_aim,
-                max_length: s.max_length,
-                duplicate_window: Duration::try_from(s.duplicate_window).map_err(|_| {
-                    invalid(&key("duplicate_window"), "must not be negative".to_owned())
-                })?,
-            });
+            scanners.push(resolved);
         }
 
         // [outbox]
@@ -641,6 +561,7 @@ impl Config {
             retry_min: duration("outbox.retry_min", o.retry_min)?,
             retry_max: duration("outbox.retry_max", o.retry_max)?,
             give_up_after: duration("outbox.give_up_after", o.give_up_after)?,
+            max_attempts: o.max_attempts,
         };
         if outbox.retry_max < outbox.retry_min {
             return Err(invalid(
@@ -656,7 +577,38 @@ impl Config {
             register,
             scanners,
             outbox,
+            shutdown_grace,
+            gpio: raw.gpio.resolve(ctx)?,
+            members: raw.members.resolve(ctx, environment, base_dir)?,
+            program: raw.loyalty.resolve(ctx, currency)?,
         })
+    }
+}
+
+/// What a section's resolver needs to word its errors: the file and its text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Ctx<'_> {
+    /// An error about `key` (dotted), with the line it is on when it can be found.
+    pub(crate) fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: find_line(self.text, key),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// A positive duration.
+    pub(crate) fn duration(&self, key: &str, d: SignedDuration) -> Result<Duration, ConfigError> {
+        Duration::try_from(d)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| self.invalid(key, format!("must be a positive duration, got {d}")))
     }
 }
 
@@ -807,7 +759,7 @@ merchant_serial_number = "123456"
 
     #[test]
     fn the_example_file_is_valid_and_complete() {
-        let example = include_str!("../../../config/loyaltyd.example.toml");
+        let example = include_str!("../../../../config/loyaltyd.example.toml");
         // The example points at secret files that exist only on a till; swap them for inline
         // values to check everything else.
         let text = example
@@ -830,6 +782,7 @@ merchant_serial_number = "123456"
             "payment_poll_interval",
             "payment_description",
             "check_in",
+            "shutdown_grace",
             "environment",
             "client_id",
             "client_secret_file",
@@ -858,12 +811,46 @@ merchant_serial_number = "123456"
             "retry_min",
             "retry_max",
             "give_up_after",
+            "max_attempts",
+            "mode",
+            "pin",
+            "pull",
+            "active",
+            "debounce",
+            "long_press",
+            "device",
+            "report_id",
+            "count_offset",
+            "aim_offset",
+            "data_offset",
+            "data_capacity",
+            "continuation_offset",
+            "layout",
+            "grab",
             "base_url",
             "client_secret",
             "subscription_key",
             "suffix",
             "prefix",
             "quiet_gap",
+            "payment_api",
+            "ecom_callback_prefix",
+            "ecom_fallback_url",
+            "ecom_transaction_text",
+            "backend",
+            "url",
+            "token_file",
+            "timeout",
+            "cache_ttl",
+            "points_per_unit",
+            "title",
+            "stamps",
+            "min_amount",
+            "reward",
+            "reward_title",
+            "reward_description",
+            "reward_amount",
+            "valid_for_days",
         ] {
             assert!(
                 example

@@ -1,0 +1,150 @@
+//! The real HID devices: hidraw nodes opened through hidapi, keyboards grabbed through evdev.
+
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use evdev::raw_stream::RawDevice;
+use hidapi::{HidApi, HidDevice};
+
+use super::{DeviceOpener, Interface, Opened, ReportDevice};
+use crate::device::{self, DetectedKind, DeviceId};
+
+/// Opens the hidraw node of a configured HID scanner.
+///
+/// For USB ids it enumerates the HID devices and takes the first interface of that device
+/// (and serial number) with the wanted usage: page 0x8C for HID POS (a scanner may also expose
+/// a vendor interface with the same ids), generic desktop keyboard for a keyboard wedge. A path
+/// (a udev symlink, or `/dev/hidrawN`) is opened as it is. With `grab`, the evdev nodes of the
+/// same HID device are grabbed (`EVIOCGRAB`) for as long as the device is open.
+#[derive(Debug, Clone)]
+pub struct HidrawOpener {
+    device: DeviceId,
+    interface: Interface,
+    grab: bool,
+}
+
+impl HidrawOpener {
+    /// An opener for `device`'s `interface`; `grab` its input devices (keyboards).
+    pub fn new(device: DeviceId, interface: Interface, grab: bool) -> Self {
+        Self {
+            device,
+            interface,
+            grab,
+        }
+    }
+
+    /// The hidraw node to open: the configured path, or the matching interface's among those
+    /// `api` enumerated.
+    fn find(&self, api: &HidApi) -> io::Result<PathBuf> {
+        if let DeviceId::Path(path) = &self.device {
+            return Ok(path.clone());
+        }
+        let wanted = match self.interface {
+            Interface::Pos => DetectedKind::HidPos,
+            Interface::Keyboard => DetectedKind::HidKeyboard,
+        };
+        device::hid_devices_of(api)
+            .into_iter()
+            .find(|found| found.kind == wanted && device::matches(&self.device, found))
+            .map(|found| found.path)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no {} interface of {} is plugged in", wanted, self.device),
+                )
+            })
+    }
+}
+
+impl DeviceOpener for HidrawOpener {
+    type Device = HidrawDevice;
+
+    fn open(&self) -> io::Result<Opened<HidrawDevice>> {
+        let api = HidApi::new().map_err(io::Error::other)?;
+        let path = self.find(&api)?;
+        let node = std::fs::canonicalize(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let c_path = CString::new(node.as_os_str().as_bytes())
+            .map_err(|_| io::Error::other(format!("{}: NUL in path", node.display())))?;
+        let hid = api.open_path(&c_path).map_err(io::Error::other)?;
+        let label = if node == path && matches!(self.device, DeviceId::Path(_)) {
+            node.display().to_string()
+        } else {
+            format!("{} ({})", self.device, node.display())
+        };
+        let (grabbed, warning) = if self.grab {
+            grab(&node)
+        } else {
+            (Vec::new(), None)
+        };
+        Ok(Opened {
+            device: HidrawDevice { hid, grabbed },
+            label,
+            warning,
+        })
+    }
+}
+
+/// Grabs the evdev nodes of the HID device behind the hidraw node `node`; returns them (the
+/// grab lasts while they are open) and, if that failed, why.
+fn grab(node: &Path) -> (Vec<RawDevice>, Option<String>) {
+    let events = device::event_nodes(
+        node,
+        Path::new("/sys/class/hidraw"),
+        Path::new("/dev/input"),
+    );
+    if events.is_empty() {
+        let reason = format!(
+            "cannot grab the keyboard {}: it has no input device, so its keystrokes may reach \
+             the console",
+            node.display()
+        );
+        return (Vec::new(), Some(reason));
+    }
+    let mut grabbed = Vec::with_capacity(events.len());
+    let mut failures = Vec::new();
+    for event in events {
+        let result = RawDevice::open(&event).and_then(|mut input| {
+            input.grab()?;
+            Ok(input)
+        });
+        match result {
+            Ok(input) => grabbed.push(input),
+            Err(error) => failures.push(format!("{}: {error}", event.display())),
+        }
+    }
+    let warning = (!failures.is_empty()).then(|| {
+        format!(
+            "cannot grab the keyboard {} ({}): its keystrokes may reach the console",
+            node.display(),
+            failures.join("; ")
+        )
+    });
+    (grabbed, warning)
+}
+
+/// An open hidraw node, and the input devices grabbed for it.
+pub struct HidrawDevice {
+    hid: HidDevice,
+    /// Kept open for the grab; never read.
+    grabbed: Vec<RawDevice>,
+}
+
+impl fmt::Debug for HidrawDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HidrawDevice")
+            .field("grabbed", &self.grabbed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReportDevice for HidrawDevice {
+    fn read_report(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        self.hid.read_timeout(buf, millis).map_err(io::Error::other)
+    }
+}
