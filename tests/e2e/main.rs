@@ -6,6 +6,8 @@
 
 mod backends;
 mod loyalty;
+mod offline;
+mod refund;
 mod sale;
 mod scanners;
 mod service;

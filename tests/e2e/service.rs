@@ -147,3 +147,52 @@ async fn a_stop_during_a_payment_takes_no_new_customer_and_lets_the_payment_fini
     assert!(captured, "the capture reached Vipps:\n{}", till.log());
     till.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_localhost_count_scans_scanners_payments_and_the_outbox() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut till = Till::start_with(Options {
+        sim: fast_sim(),
+        tables: format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ..Options::default()
+    })
+    .await;
+    till.sim
+        .set_customer(MEMBER, script(vipps_sim::PaymentBehavior::Approve));
+    till.scan("7038010069307").await;
+    till.expect("barcode", &[]).await;
+    till.scan(MEMBER_QR).await;
+    till.expect("customer", &[("member", "true")]).await;
+    till.pay(10_000).await;
+    till.expect("payment", &[("status", "captured")]).await;
+
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        r#"loyaltyd_scans_total{scanner="customer",kind="barcode"} 1"#,
+        r#"loyaltyd_scans_total{scanner="customer",kind="personal_qr"} 1"#,
+        r#"loyaltyd_scanner_connected{scanner="customer"} 1"#,
+        r#"loyaltyd_payments_total{outcome="authorized"} 1"#,
+        r#"loyaltyd_payments_total{outcome="captured"} 1"#,
+        "loyaltyd_outbox_pending 0",
+        "loyaltyd_outbox_dead 0",
+    ] {
+        assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
+    }
+    assert!(
+        body.contains(
+            r#"loyaltyd_vipps_request_duration_seconds_count{endpoint="payment.create"} 1"#
+        ),
+        "{body}"
+    );
+    assert!(!body.contains(MEMBER), "no phone number in metrics");
+    till.stop().await;
+}

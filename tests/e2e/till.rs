@@ -43,6 +43,8 @@ pub struct Options {
     pub vipps: String,
     /// Extra lines for the `[[scanner]]` table.
     pub scanner: String,
+    /// Extra lines for the `[outbox]` table.
+    pub outbox: String,
     /// Extra TOML appended at the end (whole tables).
     pub tables: String,
     /// Extra environment for the daemon.
@@ -133,11 +135,13 @@ path = "{scanner}"
 [outbox]
 retry_min = "100ms"
 retry_max = "1s"
+{outbox_extra}
 {tables}
 "#,
                 lane_extra = options.lane,
                 vipps_extra = options.vipps,
                 scanner_extra = options.scanner,
+                outbox_extra = options.outbox,
                 tables = options.tables,
                 url = sim.base_url(),
                 id = sim_config.client_id,
@@ -241,6 +245,12 @@ retry_max = "1s"
     /// the register reconnects and subscribes from the start of the new run.
     pub async fn crash_and_restart(&mut self) {
         self.daemon.kill().await.expect("SIGKILL");
+        self.restart().await;
+    }
+
+    /// Starts the daemon again after it ended (killed, or exited by itself); the register
+    /// reconnects and subscribes from the start of the new run.
+    pub async fn restart(&mut self) {
         self.daemon = spawn_daemon(self.dir.path(), &self.config, &self.env);
         // The old socket file is stale until the new run replaces it.
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -11,11 +11,13 @@
 //! - [`lane`]: the state machine.
 //! - [`program`]: the loyalty program's rules (points, stamp cards, coupons, bonus checks) and
 //!   member administration, as pure functions over a member's account.
+//! - [`refund`]: whether a refund of a captured payment may be queued, and its idempotency key.
 
 pub mod domain;
 pub mod io;
 pub mod lane;
 pub mod program;
+pub mod refund;
 
 pub use domain::{
     CommunicationPreferences, Currency, Member, Money, Msisdn, MsisdnError, Profile, ScannerRole,

@@ -14,6 +14,7 @@ mod devices;
 mod format;
 mod member;
 mod queue;
+mod refund;
 mod status;
 mod watch;
 
@@ -110,6 +111,21 @@ enum AdminCmd {
         #[arg(long)]
         contact_id: Option<String>,
     },
+    /// Refund (part of) a captured payment of this till: `refund REFERENCE 25.00 --id r1`.
+    Refund {
+        /// The payment's reference, as its `payment` events name it.
+        reference: String,
+        /// The amount in major units; converted to minor units exactly.
+        #[arg(value_parser = register::parse_amount)]
+        amount: i64,
+        /// Your id for this refund (1 to 8 letters and digits): the same id again is the same
+        /// refund, never a second one.
+        #[arg(long, value_parser = refund::parse_id)]
+        id: flow::refund::RefundId,
+        /// ISO 4217 currency code of the payment: NOK, DKK or EUR.
+        #[arg(long, default_value = "NOK", value_parser = parse_currency)]
+        currency: flow::Currency,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +220,11 @@ impl AdminCmd {
 
 fn parse_state(text: &str) -> Result<QueueFilter, register::UnknownName> {
     text.parse()
+}
+
+fn parse_currency(text: &str) -> Result<flow::Currency, String> {
+    flow::Currency::from_code(text)
+        .ok_or_else(|| format!("unknown currency {text:?}; use NOK, DKK or EUR"))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -305,6 +326,18 @@ async fn administer(client: &mut Client, command: AdminCmd, json: bool) -> anyho
         },
         AdminCmd::Redeem { reward, contact_id } => {
             member::redeem(client, reward, contact_id, json).await
+        }
+        AdminCmd::Refund {
+            reference,
+            amount,
+            id,
+            currency,
+        } => {
+            let amount = Amount {
+                currency,
+                value: amount,
+            };
+            refund::refund(client, reference, amount, id, json).await
         }
     }
 }
@@ -444,6 +477,53 @@ mod tests {
             vec!["loyaltyctl", "queue", "--state", "dead", "retry", "7"],
             vec!["loyaltyctl", "queue", "retry", "-1"],
             vec!["loyaltyctl", "queue", "drop"],
+        ] {
+            assert!(Cli::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refund_takes_an_exact_amount_and_a_valid_id() {
+        let parsed = Cli::try_parse_from([
+            "loyaltyctl",
+            "refund",
+            "lane1-3f9a2c1d-2",
+            "25.50",
+            "--id",
+            "r1",
+            "--currency",
+            "eur",
+        ])
+        .expect("parses");
+        let Cmd::Admin(AdminCmd::Refund {
+            reference,
+            amount,
+            id,
+            currency,
+        }) = parsed.command
+        else {
+            panic!("not a refund: {parsed:?}");
+        };
+        assert_eq!(
+            (reference.as_str(), amount, id.as_str(), currency),
+            ("lane1-3f9a2c1d-2", 2_550, "r1", flow::Currency::Eur)
+        );
+        for bad in [
+            vec!["loyaltyctl", "refund", "ref-1", "25"],
+            vec!["loyaltyctl", "refund", "ref-1", "25", "--id", "r-1"],
+            vec!["loyaltyctl", "refund", "ref-1", "25", "--id", "abcdefghi"],
+            vec!["loyaltyctl", "refund", "ref-1", "2.555", "--id", "r1"],
+            vec!["loyaltyctl", "refund", "ref-1", "-5", "--id", "r1"],
+            vec![
+                "loyaltyctl",
+                "refund",
+                "ref-1",
+                "25",
+                "--id",
+                "r1",
+                "--currency",
+                "SEK",
+            ],
         ] {
             assert!(Cli::try_parse_from(&bad).is_err(), "{bad:?}");
         }

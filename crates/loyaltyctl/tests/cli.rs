@@ -13,6 +13,7 @@ use register::member::{
     StampCardInfo,
 };
 use register::queue::{OutboxKind, QueueFilter, QueueItem, QueueQuery, QueueReply, QueueState};
+use register::refund::{RefundReply, RefundState};
 use register::{
     ErrorCode, Incoming, IncomingRequest, Responder, Server, ServerConfig, ServerHandle,
 };
@@ -168,6 +169,20 @@ fn answer(request: IncomingRequest, responder: Responder) {
         IncomingRequest::Redeem { .. } => responder.reply_reward(RewardInfo {
             state: RewardState::Redeemed,
             ..coupon()
+        }),
+        IncomingRequest::Refund(refund) if refund.reference != "lane1-7" => responder.error(
+            ErrorCode::NotFound,
+            &format!("no payment {} was taken at lane lane1", refund.reference),
+        ),
+        IncomingRequest::Refund(refund) if refund.amount.minor > 49_900 => responder.error(
+            ErrorCode::RefundExceedsCaptured,
+            "refunding more than the 499.00 NOK captured",
+        ),
+        IncomingRequest::Refund(refund) => responder.reply_refund(RefundReply {
+            reference: refund.reference,
+            refund_id: refund.refund_id.to_string(),
+            amount: refund.amount.into(),
+            state: RefundState::Queued,
         }),
     }
 }
@@ -870,5 +885,73 @@ async fn member_delete_on_a_terminal_shows_the_member_masked_and_deletes_only_on
             contact_id: "M-1".to_owned()
         }
     );
+    fake.nothing_more();
+}
+
+#[tokio::test]
+async fn refund_sends_the_refund_in_minor_units_and_shows_it() {
+    let mut fake = Fake::start().await;
+    let request = |reference: &str, minor: i64| {
+        IncomingRequest::Refund(flow::refund::RefundRequest {
+            reference: reference.to_owned(),
+            amount: flow::Money::new(flow::Currency::Nok, minor),
+            refund_id: flow::refund::RefundId::new("r1").unwrap(),
+        })
+    };
+
+    let out = fake
+        .run(&["refund", "lane1-7", "25.00", "--id", "r1"])
+        .await;
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "refund r1 of 25.00 NOK from payment lane1-7: queued\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.next().await, request("lane1-7", 2_500));
+
+    let out = fake
+        .run(&["refund", "lane1-7", "25", "--id", "r1", "--json"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!({
+            "reference": "lane1-7",
+            "refundId": "r1",
+            "amount": {"currency": "NOK", "value": 2500},
+            "state": "queued",
+        })
+    );
+    assert_eq!(fake.next().await, request("lane1-7", 2_500));
+
+    let out = fake.run(&["refund", "lane1-7", "500", "--id", "r1"]).await;
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "loyaltyctl: refused: refund_exceeds_captured: refunding more than the 499.00 NOK captured\n"
+        )
+    );
+    assert_eq!(fake.next().await, request("lane1-7", 50_000));
+    let out = fake.run(&["refund", "lane1-8", "1", "--id", "r1"]).await;
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "loyaltyctl: refused: not_found: no payment lane1-8 was taken at lane lane1\n"
+        )
+    );
+    assert_eq!(fake.next().await, request("lane1-8", 100));
+
+    // A bad id or amount is refused before anything is sent.
+    for args in [
+        ["refund", "lane1-7", "25", "--id", "r-1"],
+        ["refund", "lane1-7", "2.555", "--id", "r1"],
+    ] {
+        let out = fake.run(&args).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
     fake.nothing_more();
 }

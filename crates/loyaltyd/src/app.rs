@@ -141,6 +141,13 @@ pub async fn run(
     }
 
     let nudge = Arc::new(Notify::new());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    if let Some(listen) = config.metrics_listen {
+        let server = crate::metrics::serve(listen, Arc::clone(&metrics), store.clone())
+            .await
+            .with_context(|| format!("cannot serve metrics on {listen}"))?;
+        background.push(server);
+    }
     let reachability = Arc::new(crate::reachability::Reachability::default());
     let vipps_changes = reachability.subscribe();
     background.push(tokio::spawn(crate::reachability::probe(
@@ -157,6 +164,7 @@ pub async fn run(
             settled: settled_tx,
             reachability: Arc::clone(&reachability),
             register: register.clone(),
+            metrics: Arc::clone(&metrics),
         }
         .run(),
     ));
@@ -171,6 +179,7 @@ pub async fn run(
             .context("cannot set up the members directory")?,
         login_scope: config.vipps.login_scope.clone(),
         reachability,
+        metrics: Arc::clone(&metrics),
     });
     let notifier: Arc<dyn Notifier> = Arc::new(Systemd);
     let (watchdog_tx, watchdog_rx) = mpsc::channel(1);
@@ -203,6 +212,7 @@ pub async fn run(
             notifier: Arc::clone(&notifier),
             shutdown_grace: config.shutdown_grace,
             panel: panel.clone(),
+            metrics,
         },
         program,
     });

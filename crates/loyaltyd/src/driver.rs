@@ -68,6 +68,8 @@ pub struct Service {
     pub shutdown_grace: Duration,
     /// The till's lights and buzzer, if wired.
     pub panel: Option<gpio::PanelHandle>,
+    /// What Prometheus sees.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How many times the driver tries a journal or outbox write before it stops.
@@ -196,6 +198,7 @@ impl Driver {
                 }
                 Ok(()) = channels.vipps.changed() => {
                     let connectivity = channels.vipps.borrow_and_update().clone();
+                    self.service.metrics.vipps_reachable(connectivity.is_online());
                     self.service.notifier.send(crate::systemd::Note::Status(match &connectivity {
                         flow::Connectivity::Online => "serving; Vipps reachable".to_owned(),
                         flow::Connectivity::Offline { reason } => {
@@ -289,6 +292,9 @@ impl Driver {
                     ScanCode::PersonalQr { .. } => info!(scanner = %name, "personal QR scanned"),
                     ScanCode::Barcode { .. } => debug!(scanner = %name, "barcode scanned"),
                 }
+                self.service
+                    .metrics
+                    .scan(&name, matches!(code, ScanCode::PersonalQr { .. }));
                 self.feed(Input::Scan(flow::Scan {
                     scanner: name,
                     role,
@@ -312,6 +318,13 @@ impl Driver {
                     }
                 }
                 self.scanners.update(&name, &update);
+                match &update {
+                    ScannerUpdate::Connected { .. } => self.service.metrics.scanner(&name, true),
+                    ScannerUpdate::Disconnected { .. } => {
+                        self.service.metrics.scanner(&name, false)
+                    }
+                    ScannerUpdate::Error { .. } => {}
+                }
                 self.register.publish(update.to_event(&name));
             }
         }
@@ -411,6 +424,18 @@ impl Driver {
                     Err(e) => responder.error(e.code(), &e.to_string()),
                 }
             }
+            register::IncomingRequest::Refund(refund) => {
+                let lane = self.lane.status().lane_id;
+                crate::refund::handle(
+                    &self.store,
+                    &self.effects.payments,
+                    &self.relay,
+                    &lane,
+                    refund,
+                    responder,
+                )
+                .await;
+            }
             request @ (register::IncomingRequest::Member(_)
             | register::IncomingRequest::MemberUpdate { .. }
             | register::IncomingRequest::MemberDelete { .. }
@@ -458,6 +483,7 @@ impl Driver {
                 Output::Notify(notice) => {
                     self.flush(&mut writes).await?;
                     self.counters.observe(&notice);
+                    self.service.metrics.notice(&notice);
                     if let Some(cue) = crate::buttons::cue(&notice) {
                         self.show(cue);
                     }

@@ -29,6 +29,21 @@ pub struct Effects {
     pub login_scope: String,
     /// Whether Vipps can be reached, judged from every call.
     pub reachability: Arc<Reachability>,
+    /// Latency per Vipps endpoint.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// The metrics label of a request that goes to Vipps; `None` for the members directory.
+fn endpoint(request: &Request) -> Option<&'static str> {
+    Some(match request {
+        Request::ExchangeQr { .. } => "qr.exchange",
+        Request::CheckIn { .. } => "checkin",
+        Request::StartLogin { .. } => "login.ciba",
+        Request::PollLogin { .. } => "login.token",
+        Request::CreatePayment(_) => "payment.create",
+        Request::GetPayment { .. } => "payment.get",
+        Request::FindMember { .. } | Request::CreateMember { .. } => return None,
+    })
 }
 
 impl Effects {
@@ -42,8 +57,18 @@ impl Effects {
         result.map_err(failure)
     }
 
-    /// Carries out one request.
+    /// Carries out one request, timing it when it goes to Vipps.
     pub async fn perform(&self, request: Request) -> Result<Response, Failure> {
+        let endpoint = endpoint(&request);
+        let started = std::time::Instant::now();
+        let result = self.carry_out(request).await;
+        if let Some(endpoint) = endpoint {
+            self.metrics.vipps_call(endpoint, started.elapsed());
+        }
+        result
+    }
+
+    async fn carry_out(&self, request: Request) -> Result<Response, Failure> {
         match request {
             Request::ExchangeQr { qr } => {
                 let exchanged = self.vipps(self.vipps.qr_exchange(&qr)).await?;

@@ -140,6 +140,8 @@ pub struct Relay {
     pub settled: mpsc::Sender<Settlement>,
     /// Where dead letters are reported.
     pub register: register::ServerHandle,
+    /// Latency per Vipps endpoint.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Whether Vipps can be reached: judged from each delivery too, and when it comes back,
     /// every waiting item goes out at once.
     pub reachability: Arc<crate::reachability::Reachability>,
@@ -212,13 +214,19 @@ impl Relay {
                 );
             }
         };
+        let started = std::time::Instant::now();
         let result = self.vipps.execute(&operation).await;
+        self.metrics
+            .vipps_call(operation_endpoint(&operation), started.elapsed());
         self.reachability.record(&result);
         match result {
             Ok(()) => {
                 info!(key = %row.key, kind = %row.kind, "outbox item delivered");
                 // If this mark is lost, the item is sent again; Vipps deduplicates by key.
                 let marked = self.record(self.store.mark_delivered(row.id, now).await);
+                if let Some(refunded) = crate::refund::delivered(&operation) {
+                    self.register.publish(refunded);
+                }
                 if let Some(settlement) = settlement(&operation)
                     && self.settled.send(settlement).await.is_err()
                 {
@@ -227,8 +235,9 @@ impl Relay {
                 marked
             }
             Err(e) => {
+                // A dead letter a person retried gets a whole new age limit.
                 let age =
-                    Duration::from_millis(u64::try_from(now.0 - row.created_at.0).unwrap_or(0));
+                    Duration::from_millis(u64::try_from(now.0 - row.trying_since().0).unwrap_or(0));
                 let reason = e.to_string();
                 let attempts = row.attempts + 1;
                 let give_up = if !retry_later(&operation, &e) {
@@ -282,6 +291,18 @@ impl Relay {
                 Delivery::StoreTrouble
             }
         }
+    }
+}
+
+/// The metrics label of a replayed operation.
+fn operation_endpoint(operation: &vipps::Operation) -> &'static str {
+    match operation {
+        vipps::Operation::Capture { .. } | vipps::Operation::EcomCapture { .. } => {
+            "payment.capture"
+        }
+        vipps::Operation::Cancel { .. } | vipps::Operation::EcomCancel { .. } => "payment.cancel",
+        vipps::Operation::Refund { .. } | vipps::Operation::EcomRefund { .. } => "payment.refund",
+        vipps::Operation::Loyalty(_) => "loyalty.events",
     }
 }
 

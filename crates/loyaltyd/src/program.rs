@@ -175,7 +175,8 @@ pub async fn handle(
         | IncomingRequest::Devices
         | IncomingRequest::Queue(_)
         | IncomingRequest::QueueRetry { .. }
-        | IncomingRequest::QueueDrop { .. } => {
+        | IncomingRequest::QueueDrop { .. }
+        | IncomingRequest::Refund(_) => {
             error!("a command that is not the loyalty program's was handed to it");
             responder.error(
                 ErrorCode::Unavailable,

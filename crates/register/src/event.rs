@@ -12,6 +12,7 @@
 
 mod loyalty;
 mod outbox;
+mod refund;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize, Serializer};
@@ -21,6 +22,7 @@ use crate::wire::VERSION;
 
 pub use loyalty::{LoyaltyEvent, LoyaltyStatus};
 pub use outbox::{OutboxEvent, OutboxStatus};
+pub use refund::{RefundEvent, RefundStatus};
 
 /// Something that happened at the till, for the register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +52,8 @@ pub enum Event {
     Outbox(OutboxEvent),
     /// A member's points, stamps or rewards changed. Emitted by the daemon.
     Loyalty(LoyaltyEvent),
+    /// Vipps refunded (part of) a payment, as the register asked. Emitted by the daemon.
+    Refund(RefundEvent),
 }
 
 /// `vipps`: whether loyaltyd can reach Vipps changed.
@@ -429,6 +433,7 @@ impl Event {
             Self::Vipps(_) => "vipps",
             Self::Outbox(_) => "outbox",
             Self::Loyalty(_) => "loyalty",
+            Self::Refund(_) => "refund",
         }
     }
 }
@@ -547,6 +552,7 @@ impl Serialize for EventEnvelope {
             Event::Vipps(body) => self.serialize_with(body, serializer),
             Event::Outbox(body) => self.serialize_with(body, serializer),
             Event::Loyalty(body) => self.serialize_with(body, serializer),
+            Event::Refund(body) => self.serialize_with(body, serializer),
         }
     }
 }

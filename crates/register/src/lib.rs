@@ -8,9 +8,9 @@
 //!
 //! - [`wire`]: commands, `reply` and `error` lines, and the stable error codes.
 //! - [`event`]: the events, built from the lane's [`flow::Notice`]s, and the daemon's own
-//!   (`scanner`, `outbox`, `loyalty`).
+//!   (`scanner`, `outbox`, `loyalty`, `refund`).
 //! - the typed `result` objects of replies that carry data: [`StatusReply`], [`devices`],
-//!   [`queue`] (the outbox) and [`member`] (the loyalty club).
+//!   [`queue`] (the outbox), [`member`] (the loyalty club) and [`refund`].
 //! - [`codec`]: line framing with a length limit that never costs the connection.
 //! - [`server`]: the socket server the daemon runs: commands in as [`Incoming`], events out by
 //!   [`ServerHandle::publish`] with per-client bounded queues and a replay buffer.
@@ -28,6 +28,7 @@ pub mod event;
 pub mod member;
 mod names;
 pub mod queue;
+pub mod refund;
 mod results;
 pub mod server;
 mod time;
@@ -40,6 +41,7 @@ pub use event::{Event, EventEnvelope};
 pub use member::{MemberDeletedReply, MemberReply, MemberResyncReply};
 pub use names::UnknownName;
 pub use queue::{QueueItem, QueueReply};
+pub use refund::RefundReply;
 pub use results::{ScannerStatus, Stats, StatusReply, SubscribeReply};
 pub use server::{
     BindError, Incoming, IncomingRequest, Responder, Server, ServerConfig, ServerHandle,

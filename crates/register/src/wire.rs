@@ -78,6 +78,7 @@ pub const COMMANDS: &[&str] = &[
     "memberDelete",
     "memberResync",
     "redeem",
+    "refund",
 ];
 
 /// A command from the register, without its `v` and `id`.
@@ -180,6 +181,16 @@ pub enum Command {
         #[serde(skip_serializing_if = "Option::is_none")]
         contact_id: Option<String>,
     },
+    /// Refund (part of) a captured payment of this lane.
+    Refund {
+        /// The payment.
+        reference: String,
+        /// How much, in the payment's currency.
+        amount: Amount,
+        /// The register's own id for this refund: the same id again is the same refund.
+        #[serde(serialize_with = "crate::refund::serialize_id")]
+        refund_id: flow::refund::RefundId,
+    },
 }
 
 impl Command {
@@ -203,6 +214,7 @@ impl Command {
             Self::MemberDelete { .. } => "memberDelete",
             Self::MemberResync { .. } => "memberResync",
             Self::Redeem { .. } => "redeem",
+            Self::Refund { .. } => "refund",
         }
     }
 }
@@ -260,6 +272,17 @@ pub enum ErrorCode {
     RewardUsed,
     /// `redeem`: the reward's validity has ended.
     RewardExpired,
+    /// `refund`: the payment is not captured. (`refund` also answers `not_found` for a payment
+    /// this lane did not take, and `invalid_amount`, [`flow::RejectCode::InvalidAmount`], for an
+    /// amount in another currency, not positive, or below what the payment API takes.)
+    NotCaptured,
+    /// `refund`: the amount is more than what was captured and not refunded yet.
+    RefundExceedsCaptured,
+    /// `refund`: the refund id was used before, for another amount.
+    RefundIdReused,
+    /// `refund`: the refund's idempotency key (`{reference}-refund-{refundId}`) is longer than
+    /// the payment API takes; a shorter refund id may fit.
+    RefundIdTooLong,
 }
 
 impl ErrorCode {
@@ -280,6 +303,10 @@ impl ErrorCode {
             Self::UnknownReward => "unknown_reward",
             Self::RewardUsed => "reward_used",
             Self::RewardExpired => "reward_expired",
+            Self::NotCaptured => "not_captured",
+            Self::RefundExceedsCaptured => "refund_exceeds_captured",
+            Self::RefundIdReused => "refund_id_reused",
+            Self::RefundIdTooLong => "refund_id_too_long",
         }
     }
 }

@@ -173,6 +173,24 @@ async fn every_command_reaches_the_daemon_and_gets_one_answer() {
                 contact_id: Some("M-1".to_owned()),
             },
         ),
+        (
+            r#"{"v":1,"id":34,"type":"refund","reference":"lane1-1","amount":{"currency":"nok","value":2500},"refundId":"r1"}"#.to_owned(),
+            r#"{"v":1,"type":"reply","id":34,"result":{"reference":"lane1-1","refundId":"r1","amount":{"currency":"NOK","value":2500},"state":"queued"}}"#.to_owned(),
+            IncomingRequest::Refund(flow::refund::RefundRequest {
+                reference: "lane1-1".to_owned(),
+                amount: Money::new(Currency::Nok, 2_500),
+                refund_id: flow::refund::RefundId::new("r1").unwrap(),
+            }),
+        ),
+        (
+            r#"{"v":1,"id":35,"type":"refund","reference":"lane1-2","amount":{"currency":"NOK","value":2500},"refundId":"r1"}"#.to_owned(),
+            r#"{"v":1,"type":"error","id":35,"code":"not_found","message":"no payment lane1-2"}"#.to_owned(),
+            IncomingRequest::Refund(flow::refund::RefundRequest {
+                reference: "lane1-2".to_owned(),
+                amount: Money::new(Currency::Nok, 2_500),
+                refund_id: flow::refund::RefundId::new("r1").unwrap(),
+            }),
+        ),
     ];
     for (command, answer, request) in cases {
         assert_eq!(client.ask(&command).await, answer, "{command}");
@@ -218,7 +236,7 @@ async fn malformed_input_gets_the_right_error_and_the_connection_stays_usable() 
             r#""id":null,"code":"bad_request""#,
         ),
         (
-            r#"{"v":1,"id":2,"type":"refund"}"#,
+            r#"{"v":1,"id":2,"type":"void"}"#,
             r#""id":2,"code":"unknown_command""#,
         ),
         (
@@ -236,6 +254,22 @@ async fn malformed_input_gets_the_right_error_and_the_connection_stays_usable() 
         (
             r#"{"v":1,"id":6,"type":"basket","total":{"currency":"NOK","value":"499.00"}}"#,
             r#""id":6,"code":"bad_request","message":"invalid field `total.value`: expected an integer number of minor units"}"#,
+        ),
+        (
+            r#"{"v":1,"id":8,"type":"refund","reference":"lane1-1","amount":{"currency":"NOK","value":2500}}"#,
+            r#""id":8,"code":"bad_request","message":"missing field `refundId`"}"#,
+        ),
+        (
+            r#"{"v":1,"id":9,"type":"refund","reference":"lane1-1","amount":{"currency":"NOK","value":2500},"refundId":"r-1"}"#,
+            r#""id":9,"code":"bad_request","message":"invalid field `refundId`: expected 1 to 8 letters (A-Z, a-z) and digits"}"#,
+        ),
+        (
+            r#"{"v":1,"id":10,"type":"refund","reference":"","amount":{"currency":"NOK","value":2500},"refundId":"r1"}"#,
+            r#""id":10,"code":"bad_request","message":"invalid field `reference`: expected a non-empty string"}"#,
+        ),
+        (
+            r#"{"v":1,"id":11,"type":"refund","reference":"lane1-1","amount":{"currency":"NOK","value":25.5},"refundId":"r1"}"#,
+            r#""id":11,"code":"bad_request","message":"invalid field `amount.value`: expected an integer number of minor units"}"#,
         ),
         (
             r#"{"v":1,"id":7,"type":"subscribe","since":"x"}"#,

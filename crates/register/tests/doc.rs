@@ -10,7 +10,7 @@ use register::member::RewardInfo;
 use register::wire::{self, ErrorCode, Id};
 use register::{
     DevicesReply, EventEnvelope, MemberDeletedReply, MemberReply, MemberResyncReply, QueueItem,
-    QueueReply, StatusReply, SubscribeReply,
+    QueueReply, RefundReply, StatusReply, SubscribeReply,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -68,6 +68,10 @@ fn error_code(code: &str) -> ErrorCode {
         ErrorCode::UnknownReward,
         ErrorCode::RewardUsed,
         ErrorCode::RewardExpired,
+        ErrorCode::NotCaptured,
+        ErrorCode::RefundExceedsCaptured,
+        ErrorCode::RefundIdReused,
+        ErrorCode::RefundIdTooLong,
     ];
     all.into_iter()
         .find(|c| c.as_str() == code)
@@ -98,6 +102,7 @@ fn reply_type(command: &str) -> &'static str {
         "memberDelete" => "member deleted",
         "memberResync" => "member resync",
         "redeem" => "reward",
+        "refund" => "refund",
         _ => "empty",
     }
 }
@@ -112,7 +117,9 @@ fn through<T: Serialize + DeserializeOwned>(id: &Id, result: &Value) -> bytes::B
 /// Which reply type `result` is, by the keys only it has, and `result` re-encoded as that type.
 fn typed_result(id: &Id, result: &Value) -> (&'static str, bytes::Bytes) {
     let has = |key: &str| result.get(key).is_some();
-    if has("boot") {
+    if has("refundId") {
+        ("refund", through::<RefundReply>(id, result))
+    } else if has("boot") {
         ("subscribe", through::<SubscribeReply>(id, result))
     } else if has("lane") {
         ("status", through::<StatusReply>(id, result))

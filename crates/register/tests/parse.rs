@@ -1,4 +1,4 @@
-//! Parsing the daemon's commands (`devices`, the outbox, members, `redeem`): every field, every
+//! Parsing the daemon's commands (`devices`, the outbox, members, `redeem`, `refund`): every field, every
 //! field error with the documented message, and every command surviving a round trip through
 //! its own serialization (which is what `Client::send` puts on the wire).
 #![allow(clippy::unwrap_used)]
@@ -128,6 +128,17 @@ fn parses_every_daemon_command_with_and_without_its_optional_fields() {
                 contact_id: Some("M-1001".to_owned()),
             },
         ),
+        (
+            r#""type":"refund","reference":"lane1-3f9a2c1d-2","amount":{"currency":"nok","value":2500},"refundId":"R2d2abcd""#,
+            Command::Refund {
+                reference: "lane1-3f9a2c1d-2".to_owned(),
+                amount: register::Amount {
+                    currency: flow::Currency::Nok,
+                    value: 2_500,
+                },
+                refund_id: flow::refund::RefundId::new("R2d2abcd").unwrap(),
+            },
+        ),
     ];
     for (fields, expected) in cases {
         assert_eq!(parses(&command(fields)), expected, "{fields}");
@@ -231,6 +242,42 @@ fn field_errors_name_the_field_and_what_it_must_be() {
         ),
         (r#""type":"redeem""#, "missing field `reward`"),
         (
+            r#""type":"refund","amount":{"currency":"NOK","value":1},"refundId":"r1""#,
+            "missing field `reference`",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","refundId":"r1""#,
+            "missing field `amount`",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"SEK","value":1},"refundId":"r1""#,
+            "invalid field `amount.currency`: unknown currency \"SEK\"; expected NOK, DKK or EUR",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"NOK"},"refundId":"r1""#,
+            "missing field `amount.value`",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"NOK","value":1}"#,
+            "missing field `refundId`",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"NOK","value":1},"refundId":7"#,
+            "invalid field `refundId`: expected a string",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"NOK","value":1},"refundId":"""#,
+            "invalid field `refundId`: expected 1 to 8 letters (A-Z, a-z) and digits",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"NOK","value":1},"refundId":"abcdefghi""#,
+            "invalid field `refundId`: expected 1 to 8 letters (A-Z, a-z) and digits",
+        ),
+        (
+            r#""type":"refund","reference":"p-1","amount":{"currency":"NOK","value":1},"refundId":"r_1""#,
+            "invalid field `refundId`: expected 1 to 8 letters (A-Z, a-z) and digits",
+        ),
+        (
             r#""type":"redeem","reward":"""#,
             "invalid field `reward`: expected a non-empty string",
         ),
@@ -259,7 +306,7 @@ fn command_types_are_case_sensitive_and_the_refusal_lists_every_command() {
             format!(
                 "unknown command {name:?}; the commands are basket, pay, enroll, cancel, reset, \
                  phone, status, subscribe, devices, queue, queueRetry, queueDrop, member, \
-                 memberUpdate, memberDelete, memberResync and redeem"
+                 memberUpdate, memberDelete, memberResync, redeem and refund"
             )
         );
     }
@@ -335,6 +382,14 @@ fn every_command() -> Vec<Command> {
         Command::Redeem {
             reward: "cpn-1".to_owned(),
             contact_id: Some("M-1".to_owned()),
+        },
+        Command::Refund {
+            reference: "lane1-1".to_owned(),
+            amount: register::Amount {
+                currency: flow::Currency::Eur,
+                value: 250,
+            },
+            refund_id: flow::refund::RefundId::new("r1").unwrap(),
         },
     ]
 }

@@ -123,6 +123,16 @@ pub struct OutboxRow {
     pub created_at: UnixMillis,
     /// Where it stands.
     pub state: OutboxState,
+    /// When a person last put it back in the queue after it was given up, if ever.
+    pub retried_at: Option<UnixMillis>,
+}
+
+impl OutboxRow {
+    /// Since when the item has been trying: its last manual retry, else when it was queued. Age
+    /// limits count from here.
+    pub fn trying_since(&self) -> UnixMillis {
+        self.retried_at.unwrap_or(self.created_at)
+    }
 }
 
 /// Counts for status and metrics.
@@ -223,6 +233,14 @@ impl Store {
         list(self.pool(), filter).await.map_err(|f| self.fail(f))
     }
 
+    /// Every item kept for the sale `reference`, in any state, oldest first: its capture or
+    /// cancel, and its refunds. Delivered items are there until [`Store::purge_delivered`].
+    pub async fn outbox_for(&self, reference: &str) -> Result<Vec<OutboxRow>, StoreError> {
+        of_sale(self.pool(), reference)
+            .await
+            .map_err(|f| self.fail(f))
+    }
+
     /// Counts by state and the age of the oldest pending item, for status and metrics.
     pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         stats(self.pool()).await.map_err(|f| self.fail(f))
@@ -233,7 +251,7 @@ impl Store {
 macro_rules! outbox_columns {
     () => {
         "o.id, o.key, o.kind, o.reference, o.payload, o.attempts, o.next_attempt_at, \
-         o.last_error, o.created_at, o.state"
+         o.last_error, o.created_at, o.state, o.retried_at"
     };
 }
 
@@ -259,6 +277,7 @@ struct ItemRow {
     last_error: Option<String>,
     created_at: i64,
     state: String,
+    retried_at: Option<i64>,
 }
 
 impl TryFrom<ItemRow> for OutboxRow {
@@ -288,6 +307,7 @@ impl TryFrom<ItemRow> for OutboxRow {
             last_error: row.last_error,
             created_at: UnixMillis(row.created_at),
             state,
+            retried_at: row.retried_at.map(UnixMillis),
         })
     }
 }
@@ -452,9 +472,10 @@ pub(crate) async fn retry_dead(
     now: UnixMillis,
 ) -> Result<(), Fault> {
     let updated = sqlx::query(
-        "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, \
+        "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, retried_at = ?, \
          finished_at = NULL WHERE id = ? AND state = 'dead'",
     )
+    .bind(now.0)
     .bind(now.0)
     .bind(id.0)
     .execute(&mut *conn)
@@ -515,6 +536,21 @@ pub(crate) async fn list(pool: &SqlitePool, filter: OutboxFilter) -> Result<Vec<
         .into_iter()
         .map(OutboxRow::try_from)
         .collect()
+}
+
+/// The items of sale `reference`, in any state, oldest first.
+pub(crate) async fn of_sale(pool: &SqlitePool, reference: &str) -> Result<Vec<OutboxRow>, Fault> {
+    sqlx::query_as::<_, ItemRow>(concat!(
+        "SELECT ",
+        outbox_columns!(),
+        " FROM outbox AS o WHERE o.reference = ? ORDER BY o.id"
+    ))
+    .bind(reference)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(OutboxRow::try_from)
+    .collect()
 }
 
 /// Counts by state, and the age of the oldest pending item.

@@ -44,6 +44,8 @@ pub struct RawConfig {
     #[serde(default)]
     gpio: gpio::RawGpio,
     #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
     members: members::RawMembers,
     #[serde(default)]
     loyalty: program::RawLoyalty,
@@ -161,6 +163,12 @@ impl Default for RawRegister {
     }
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    listen: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawOutbox {
@@ -201,6 +209,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Cashier buttons, LEDs and buzzer.
     pub gpio: GpioSettings,
+    /// Where Prometheus metrics are served, if anywhere (always a loopback address).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Where membership lives (`[members]`).
     pub members: MembersSettings,
     /// The loyalty program: what a member's captured purchase earns (`[loyalty]`).
@@ -579,6 +589,26 @@ impl Config {
             outbox,
             shutdown_grace,
             gpio: raw.gpio.resolve(ctx)?,
+            metrics_listen: match raw.metrics.listen {
+                None => None,
+                Some(text) => {
+                    let addr: std::net::SocketAddr = text.parse().map_err(|_| {
+                        ctx.invalid(
+                            "metrics.listen",
+                            format!(
+                                "must be an address and port like \"127.0.0.1:9464\", got {text:?}"
+                            ),
+                        )
+                    })?;
+                    if !addr.ip().is_loopback() {
+                        return Err(ctx.invalid(
+                            "metrics.listen",
+                            format!("must be a loopback address (127.0.0.1 or [::1]): metrics stay on the till, got {addr}"),
+                        ));
+                    }
+                    Some(addr)
+                }
+            },
             members: raw.members.resolve(ctx, environment, base_dir)?,
             program: raw.loyalty.resolve(ctx, currency)?,
         })
@@ -813,6 +843,7 @@ merchant_serial_number = "123456"
             "give_up_after",
             "max_attempts",
             "mode",
+            "listen",
             "pin",
             "pull",
             "active",

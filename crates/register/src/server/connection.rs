@@ -240,6 +240,15 @@ fn route(command: Command) -> Route {
         Command::MemberDelete { contact_id } => IncomingRequest::MemberDelete { contact_id },
         Command::MemberResync { contact_id } => IncomingRequest::MemberResync { contact_id },
         Command::Redeem { reward, contact_id } => IncomingRequest::Redeem { reward, contact_id },
+        Command::Refund {
+            reference,
+            amount,
+            refund_id,
+        } => IncomingRequest::Refund(flow::refund::RefundRequest {
+            reference,
+            amount: amount.into(),
+            refund_id,
+        }),
     };
     Route::Daemon(request)
 }

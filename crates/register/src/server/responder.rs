@@ -11,6 +11,7 @@ use crate::member::{
     PreferencesUpdate, RewardInfo,
 };
 use crate::queue::{QueueItem, QueueQuery, QueueReply};
+use crate::refund::RefundReply;
 use crate::wire::{self, ErrorCode, Id};
 
 /// A command for the daemon, with the means to answer it.
@@ -93,6 +94,13 @@ pub enum IncomingRequest {
         /// The member, when not the customer at the till.
         contact_id: Option<String>,
     },
+    /// `refund`: apply `flow::refund::decide` to the payment as journaled and the refunds queued
+    /// for it before; queue a new refund in the outbox and nudge the relay (a repeat queues
+    /// nothing); when Vipps has refunded it, publish [`crate::Event::refunded`]. Answer with
+    /// [`Responder::reply_refund`], or the errors [`ErrorCode::NotFound`],
+    /// [`ErrorCode::NotCaptured`], `invalid_amount`, [`ErrorCode::RefundExceedsCaptured`],
+    /// [`ErrorCode::RefundIdReused`] and [`ErrorCode::RefundIdTooLong`].
+    Refund(flow::refund::RefundRequest),
 }
 
 /// Sends the answer to one command. Every method consumes it, so a command cannot be answered
@@ -170,6 +178,11 @@ impl Responder {
     /// The answer to `redeem`: the reward, redeemed.
     pub fn reply_reward(self, reward: RewardInfo) {
         self.reply_ok(&reward);
+    }
+
+    /// The answer to `refund`: the refund, new or asked for before.
+    pub fn reply_refund(self, refund: RefundReply) {
+        self.reply_ok(&refund);
     }
 
     /// A `reply` with `result` (which should serialize to a JSON object).

@@ -98,6 +98,7 @@ fn command(kind: &str, fields: &Fields<'_>) -> Result<Command, (ErrorCode, Strin
             .id("contactId")
             .map(|contact_id| Command::MemberResync { contact_id }),
         "redeem" => redeem(fields),
+        "refund" => refund(fields),
         other => {
             return Err((
                 ErrorCode::UnknownCommand,
@@ -111,16 +112,22 @@ fn command(kind: &str, fields: &Fields<'_>) -> Result<Command, (ErrorCode, Strin
     command.map_err(|message| (ErrorCode::BadRequest, message))
 }
 
-fn basket(fields: &Fields<'_>) -> Result<Command, String> {
-    let total = fields.object("total")?;
-    let code = total.string("currency")?;
+/// The amount object `key`: `{"currency":"NOK","value":49900}`.
+fn amount(fields: &Fields<'_>, key: &str) -> Result<Amount, String> {
+    let amount = fields.object(key)?;
+    let code = amount.string("currency")?;
     let currency = flow::Currency::from_code(&code).ok_or_else(|| {
-        total.invalid(
+        amount.invalid(
             "currency",
             &format!("unknown currency {code:?}; expected NOK, DKK or EUR"),
         )
     })?;
-    let value = total.integer("value", "an integer number of minor units")?;
+    let value = amount.integer("value", "an integer number of minor units")?;
+    Ok(Amount { currency, value })
+}
+
+fn basket(fields: &Fields<'_>) -> Result<Command, String> {
+    let total = amount(fields, "total")?;
     let lines = match fields.optional_array("lines")? {
         None => Vec::new(),
         Some(items) => items
@@ -139,10 +146,7 @@ fn basket(fields: &Fields<'_>) -> Result<Command, String> {
             })
             .collect::<Result<_, String>>()?,
     };
-    Ok(Command::Basket {
-        total: Amount { currency, value },
-        lines,
-    })
+    Ok(Command::Basket { total, lines })
 }
 
 fn subscribe(fields: &Fields<'_>) -> Result<Command, String> {
@@ -233,6 +237,18 @@ fn redeem(fields: &Fields<'_>) -> Result<Command, String> {
     Ok(Command::Redeem {
         reward: fields.id("reward")?,
         contact_id: fields.optional_id("contactId")?,
+    })
+}
+
+fn refund(fields: &Fields<'_>) -> Result<Command, String> {
+    let reference = fields.id("reference")?;
+    let amount = amount(fields, "amount")?;
+    let refund_id = flow::refund::RefundId::new(&fields.string("refundId")?)
+        .map_err(|_| fields.invalid("refundId", "expected 1 to 8 letters (A-Z, a-z) and digits"))?;
+    Ok(Command::Refund {
+        reference,
+        amount,
+        refund_id,
     })
 }
 
@@ -374,10 +390,10 @@ mod tests {
                 "`type`",
             ),
             (
-                r#"{"v":1,"id":3,"type":"refund"}"#,
+                r#"{"v":1,"id":3,"type":"void"}"#,
                 "unknown_command",
                 Some(Id::from(3)),
-                "refund",
+                "void",
             ),
             (
                 r#"{"v":1,"id":3,"type":"reply"}"#,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use register::devices::DevicesReply;
 use register::member::{MemberInfo, Preferences, RewardInfo, RewardKind, RewardState};
 use register::queue::{OutboxKind, QueueItem, QueueReply, QueueState};
+use register::refund::{RefundReply, RefundState};
 use register::{
     ErrorCode, Incoming, IncomingRequest, Responder, Server, ServerConfig, ServerHandle,
 };
@@ -197,6 +198,16 @@ fn answer(request: IncomingRequest, responder: Responder) {
         IncomingRequest::Redeem { reward, .. } => responder.reply_reward(RewardInfo {
             id: reward,
             ..canned::reward()
+        }),
+        IncomingRequest::Refund(refund) if refund.reference != "lane1-1" => responder.error(
+            ErrorCode::NotFound,
+            &format!("no payment {}", refund.reference),
+        ),
+        IncomingRequest::Refund(refund) => responder.reply_refund(RefundReply {
+            reference: refund.reference,
+            refund_id: refund.refund_id.to_string(),
+            amount: refund.amount.into(),
+            state: RefundState::Queued,
         }),
     }
 }

@@ -310,6 +310,10 @@ async fn dead_letters_are_kept_out_of_the_queue_until_retried() {
     let due = store.due(UnixMillis(1_000), 10).await.expect("due");
     assert_eq!(keys(&due), ["capture-1"]);
     assert_eq!(due[0].attempts, 0);
+    // Its age limit counts from the retry, not from when it was first queued.
+    assert_eq!(due[0].retried_at, Some(UnixMillis(1_000)));
+    assert_eq!(due[0].trying_since(), UnixMillis(1_000));
+    assert!(due[0].created_at < UnixMillis(1_000));
 }
 
 #[tokio::test]
@@ -398,5 +402,68 @@ async fn items_can_be_dropped_and_delivered_ones_purged() {
     assert_eq!(
         keys(&store.list_outbox(OutboxFilter::All).await.expect("all")),
         ["c", "d"]
+    );
+}
+
+#[tokio::test]
+async fn the_items_of_one_sale_are_found_in_every_state() {
+    let (_dir, _path, store) = fresh().await;
+    assert!(store.outbox_for("p-1").await.expect("none yet").is_empty());
+    let capture = store
+        .enqueue(&record("p-1-capture", Some("p-1"), 10))
+        .await
+        .expect("capture")
+        .id();
+    store
+        .enqueue(&record("p-2-capture", Some("p-2"), 20))
+        .await
+        .expect("another sale");
+    store
+        .enqueue(&record("ev-1", None, 30))
+        .await
+        .expect("no sale");
+    let dead = store
+        .enqueue(&record("p-1-refund-a", Some("p-1"), 40))
+        .await
+        .expect("refund a")
+        .id();
+    let dropped = store
+        .enqueue(&record("p-1-refund-b", Some("p-1"), 50))
+        .await
+        .expect("refund b")
+        .id();
+    store
+        .enqueue(&record("p-1-refund-c", Some("p-1"), 60))
+        .await
+        .expect("refund c");
+    store
+        .mark_delivered(capture, UnixMillis(70))
+        .await
+        .expect("delivered");
+    store
+        .mark_dead(dead, "refused", UnixMillis(80))
+        .await
+        .expect("dead");
+    store.drop_item(dropped).await.expect("dropped");
+
+    let items = store.outbox_for("p-1").await.expect("the sale's items");
+    assert_eq!(
+        keys(&items),
+        ["p-1-capture", "p-1-refund-a", "p-1-refund-c"]
+    );
+    assert_eq!(
+        items.iter().map(|r| r.state).collect::<Vec<_>>(),
+        [
+            OutboxState::Delivered,
+            OutboxState::Dead,
+            OutboxState::Pending
+        ]
+    );
+    assert!(items.iter().all(|r| r.reference.as_deref() == Some("p-1")));
+    // A reference is matched whole, never as a prefix.
+    assert!(store.outbox_for("p-").await.expect("none").is_empty());
+    assert_eq!(
+        keys(&store.outbox_for("p-2").await.expect("p-2")),
+        ["p-2-capture"]
     );
 }

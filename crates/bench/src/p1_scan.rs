@@ -1,0 +1,139 @@
+//! P1: scan → register `barcode` event through a pty serial scanner, next to the floor: the same
+//! bytes, with the same pacing, written into a second pty and read straight from its slave.
+//!
+//! Scans alternate between the floor pty and the daemon's pty, one at a time: each scan is
+//! written, its arrival awaited, then the line rests for `gap` before the next one, so latency
+//! is measured, not queueing. Every code is distinct (no duplicate suppression), and wares
+//! barcodes need no Vipps call.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::Env;
+use crate::outcome::Outcome;
+use crate::stats::{Summary, ms, round3};
+use crate::till::{Pty, Setup, Spec, WAIT};
+
+/// P1's settings.
+#[derive(Debug, Clone, Args)]
+pub struct P1Args {
+    /// Measured scans (each also measured on the floor pty).
+    #[arg(long, default_value_t = 10_000)]
+    pub scans: usize,
+    /// Scans before the measured ones, not counted.
+    #[arg(long, default_value_t = 100)]
+    pub warmup: usize,
+    /// Rest after each scan, in milliseconds.
+    #[arg(long, default_value_t = 2)]
+    pub gap_ms: u64,
+}
+
+/// The `i`-th wares barcode: 13 digits, distinct for every `i` below 10^11.
+pub fn barcode(i: usize) -> String {
+    format!("{:013}", 2_000_000_000_000u64 + i as u64)
+}
+
+/// Runs P1.
+pub async fn run(env: &Env, args: &P1Args) -> anyhow::Result<Outcome> {
+    let setup = Setup::new(&env.workdir, &env.loyaltyd, Spec::default()).await?;
+    let mut till = setup.start().await?;
+    let mut floor_pty = Pty::open()?;
+    let gap = Duration::from_millis(args.gap_ms);
+
+    let mut daemon = Vec::with_capacity(args.scans);
+    let mut floor = Vec::with_capacity(args.scans);
+    let mut buf = Vec::with_capacity(64);
+    for i in 0..args.warmup + args.scans {
+        let code = barcode(i);
+        let line = format!("{code}\r\n");
+
+        let floor_latency = floor_once(&mut floor_pty, line.as_bytes(), &mut buf).await?;
+        tokio::time::sleep(gap).await;
+
+        let started = Instant::now();
+        till.scanner(0)?.send(line.as_bytes()).await?;
+        let (_, read_at) = till
+            .events
+            .expect("barcode", &[("data", &code)])
+            .await
+            .with_context(|| format!("scan {i}; daemon log:\n{}", till.daemon.log_tail()))?;
+        let latency = read_at - started;
+        tokio::time::sleep(gap).await;
+
+        if i >= args.warmup {
+            floor.push(floor_latency);
+            daemon.push(latency);
+        }
+    }
+    till.stop().await?;
+
+    let daemon = Summary::of(&daemon).context("no scans measured")?;
+    let floor = Summary::of(&floor).context("no scans measured")?;
+    let budget = floor.p99 + Duration::from_millis(1);
+    Ok(Outcome {
+        id: "p1",
+        title: "scan → register barcode event (pty serial scanner)",
+        target: format!(
+            "p99 ≤ floor p99 + 1 ms = {:.3} ms, over {} scans",
+            ms(budget),
+            daemon.count
+        ),
+        result: format!("daemon {}; floor {}", daemon.brief(), floor.brief()),
+        pass: daemon.p99 <= budget,
+        details: json!({
+            "scans": daemon.count,
+            "gap_ms": args.gap_ms,
+            "daemon": daemon.json(),
+            "floor": floor.json(),
+            "p99_over_floor_ms": round3(ms(daemon.p99) - ms(floor.p99)),
+        }),
+    })
+}
+
+/// Writes `line` into the floor pty's master and reads it from its slave; returns the time from
+/// the write to the arrival of the line's last byte.
+async fn floor_once(pty: &mut Pty, line: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<Duration> {
+    let (master, slave) = pty.ends();
+    buf.clear();
+    let mut chunk = [0u8; 512];
+    let started = Instant::now();
+    master.write_all(line).await.context("floor pty write")?;
+    while buf.len() < line.len() {
+        let n = tokio::time::timeout(WAIT, slave.read(&mut chunk))
+            .await
+            .context("the floor pty did not deliver the line")?
+            .context("floor pty read")?;
+        if n == 0 {
+            bail!("the floor pty closed");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let elapsed = started.elapsed();
+    if buf.as_slice() != line {
+        bail!(
+            "the floor pty delivered {:?} for {:?}",
+            String::from_utf8_lossy(buf),
+            String::from_utf8_lossy(line)
+        );
+    }
+    Ok(elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn barcodes_are_distinct_wares_codes() {
+        assert_eq!(barcode(0), "2000000000000");
+        assert_eq!(barcode(12_345), "2000000012345");
+        assert_eq!(
+            scanner::classify(&barcode(7)),
+            scanner::Classification::Other
+        );
+    }
+}
