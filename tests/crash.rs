@@ -24,8 +24,9 @@
 //! Sized for CI by default (25 kills, 40 visits). Longer: `LOYALTYD_SOAK_KILLS=200` and
 //! optionally `LOYALTYD_SOAK_ROUNDS` (visits; by default 8 for every 5 kills). The plan is seeded
 //! and the seed printed; `LOYALTYD_SOAK_SEED` replays the same plan (customers, amounts, cancels,
-//! kill moments, fault draws; the daemon's own timing still varies). The summary line is printed
-//! (`--nocapture` shows it) and is part of the failure message.
+//! kill moments, fault draws; the daemon's own timing still varies). The summary line goes to
+//! standard error past the test harness's capture, so that a passing run shows it too, and is
+//! part of the failure message.
 //!
 //! **The probes** ([`probes`]) aim kills at the few milliseconds after one durable step, where a
 //! random kill rarely lands.
@@ -47,6 +48,7 @@ mod verdict;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::Duration;
 
 use crate::ledger::Ledger;
@@ -128,9 +130,13 @@ async fn records(till: &Till, into: &mut Outcome) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_work_survives_sigkill_at_random_moments() {
     let settings = settings();
-    println!(
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "crash soak: seed={} kills={} rounds={} (replay with LOYALTYD_SOAK_SEED={})",
-        settings.seed, settings.kills, settings.rounds, settings.seed
+        settings.seed,
+        settings.kills,
+        settings.rounds,
+        settings.seed
     );
     let started = std::time::Instant::now();
     let mut till = Till::start_with(Options {
@@ -180,10 +186,11 @@ async fn acknowledged_work_survives_sigkill_at_random_moments() {
     }
 
     let summary = format!(
-        "crash soak: seed={} kills={} sales={} payments={} captured={} enrollments={} \
+        "crash soak: seed={} kills={} items={} sales={} payments={} captured={} enrollments={} \
          loyalty_events={} redeliveries={} duplicates={} lost={} elapsed={}s",
         settings.seed,
         ledger.kills,
+        verdict.items,
         ledger.sales,
         verdict.payments,
         verdict.captured,
@@ -213,7 +220,8 @@ async fn acknowledged_work_survives_sigkill_at_random_moments() {
     for (kind, n) in &faults {
         let _ = write!(details, " {kind}={n}");
     }
-    println!("{summary}\n{details}");
+    // Past the test harness's capture, so that CI's log shows the figures of a passing soak.
+    let _ = writeln!(std::io::stderr().lock(), "{summary}\n{details}");
     assert!(
         verdict.violations.is_empty() && verdict.duplicates == 0 && verdict.lost == 0,
         "{summary}\n{details}\n{} violations:\n- {}\ndaemon log (tail):\n{}",

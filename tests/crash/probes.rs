@@ -95,13 +95,10 @@ async fn heard(till: &mut Till, within: Duration, kind: &str, fields: &[(&str, &
 
 /// The relay marks a capture delivered, then hands the settlement to the lane, which records the
 /// payment `captured` in another transaction; the member's purchase is accrued after that. A
-/// kill in between leaves the journal at `authorized` with its capture delivered: nothing sends
-/// the capture again, a new run resumes only `pending` payments, and the purchase waits for a
-/// settlement that never comes. Sweeps kills over the 3 ms after the daemon logs the delivery.
+/// kill in between leaves the journal at `authorized` with its capture delivered; the next run
+/// must settle it (journal, register, accrual) although nothing sends the capture again. Sweeps
+/// kills over the 3 ms after the daemon logs the delivery.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a kill between the relay's mark_delivered and the lane's journal write of \
-            `captured` leaves the payment authorized forever and the purchase never accrued; \
-            see crates/loyaltyd/src/outbox.rs Relay::deliver and flow::Lane Input::Resume"]
 async fn a_capture_vipps_took_just_before_a_kill_is_still_accrued() {
     let mut till = probe_till().await;
     let log = till.dir.path().join("daemon.log");
@@ -146,14 +143,11 @@ async fn a_capture_vipps_took_just_before_a_kill_is_still_accrued() {
     till.stop().await;
 }
 
-/// Enrollment writes the new member to the directory (an effect of its own), and only then does
-/// the lane queue `member.registered` for Vipps, in another transaction. A kill in between leaves
-/// a member that Vipps never hears of. Sweeps kills over the 6 ms after the simulator answered
+/// Enrollment writes the new member to the directory and queues `member.registered` for Vipps;
+/// if those were two transactions, a kill in between would leave a member that Vipps never hears
+/// of. Sweeps kills over the 6 ms after the simulator answered
 /// the userinfo call that precedes the member's creation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the member is created before, and apart from, the queueing of its \
-            member.registered event; a kill in between loses the registration for good; see \
-            flow lane.rs EnrollPhase::Creating and loyaltyd effects.rs Request::CreateMember"]
 async fn a_member_enrolled_just_before_a_kill_is_registered_at_vipps() {
     let mut till = probe_till().await;
     let userinfo = |till: &Till| {

@@ -31,8 +31,12 @@ pub struct Verdict {
     pub loyalty_events: usize,
     /// Loyalty events Vipps received again and deduplicated by `eventId`.
     pub redeliveries: u64,
-    /// `eventId`s Vipps stored more than once.
+    /// What must happen once and happened more often: `eventId`s Vipps stored more than once,
+    /// sales paid twice, members registered at Vipps under two event ids.
     pub duplicates: usize,
+    /// Acknowledged outbox items checked against Vipps: captures of payments reported paid,
+    /// cancels of payments reported cancelled, and loyalty events the register heard of.
+    pub items: usize,
     /// Acknowledged outbox items (captures, cancels, loyalty events) that never reached Vipps.
     pub lost: usize,
     /// Payments whose outcome was reported by a later run than the one that requested them.
@@ -206,7 +210,11 @@ fn judge_payments(ledger: &Ledger, outcome: &Outcome, verdict: &mut Verdict) {
         }
         let captured = vipps.is_some_and(|p| p.captured == p.amount);
         let released = vipps.is_none_or(|p| p.captured == 0 && final_at_vipps(p));
-        match outcome_report(events, reference) {
+        let report = outcome_report(events, reference);
+        if matches!(report, Some(Report::Paid | Report::Cancelled)) {
+            verdict.items += 1;
+        }
+        match report {
             None => verdict.violations.push(format!(
                 "{reference} (sale {}): the register was never told the outcome; Vipps has \
                  {vipps:?}",
@@ -239,6 +247,7 @@ fn judge_payments(ledger: &Ledger, outcome: &Outcome, verdict: &mut Verdict) {
     }
     for (sale, references) in &paid_by_sale {
         if references.len() > 1 {
+            verdict.duplicates += 1;
             verdict
                 .violations
                 .push(format!("sale {sale} was paid twice: {references:?}"));
@@ -279,11 +288,25 @@ fn judge_loyalty(outcome: &Outcome, verdict: &mut Verdict) {
         .map(|r| &r.event["payload"])
         .collect();
 
+    let mut registrations: BTreeMap<String, usize> = BTreeMap::new();
+    for payload in &registered {
+        *registrations
+            .entry(payload["contactId"].to_string())
+            .or_default() += 1;
+    }
+    for (contact, n) in registrations.into_iter().filter(|(_, n)| *n > 1) {
+        verdict.duplicates += 1;
+        verdict.violations.push(format!(
+            "member {contact} was registered at Vipps {n} times, under different event ids"
+        ));
+    }
+
     let mut missing = BTreeSet::new();
     for Seen { event, .. } in &outcome.events {
         // `enrollment completed`: the member and their registration event are durable.
         if is(event, "enrollment") && event["status"] == "completed" {
             verdict.enrollments += 1;
+            verdict.items += 1;
             let contact = &event["contactId"];
             if !registered.iter().any(|p| p["contactId"] == *contact) {
                 missing.insert(format!("member.registered of {contact}"));
@@ -301,6 +324,7 @@ fn judge_loyalty(outcome: &Outcome, verdict: &mut Verdict) {
                     ids.push(format!("evt-{subject}.reward"));
                 }
             }
+            verdict.items += ids.len();
             missing.extend(
                 ids.into_iter()
                     .filter(|id| !stored.contains_key(id.as_str())),

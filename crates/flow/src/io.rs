@@ -113,6 +113,9 @@ pub struct UnfinishedPayment {
     pub lane: String,
     /// Its journal state.
     pub state: JournalState,
+    /// Whether the capture queued with an authorized payment has reached Vipps. An earlier run
+    /// may have died after the capture was delivered but before it journaled `captured`.
+    pub capture_delivered: bool,
 }
 
 /// A cashier action.
@@ -190,7 +193,10 @@ pub enum Request {
         /// From [`Response::LoginStarted`].
         auth_req_id: String,
     },
-    /// Create a member in the directory.
+    /// Create a member in the directory and, in the same durable step, queue their
+    /// `benefits.member.registered` for Vipps under `registration` (an event id). One step,
+    /// because a crash between "member created" and "registration queued" would leave a member
+    /// Vipps never hears of. Answered with [`Response::MemberCreated`].
     CreateMember {
         /// The customer's number.
         msisdn: Msisdn,
@@ -198,6 +204,8 @@ pub enum Request {
         profile: Profile,
         /// When they joined.
         joined_at: UnixMillis,
+        /// The event id of the member's registration at Vipps.
+        registration: String,
     },
     /// Send a push payment request (ePayment create).
     CreatePayment(PaymentRequest),

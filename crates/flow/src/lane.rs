@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use crate::domain::{Currency, Member, Money, Msisdn, UnixMillis};
 use crate::io::{
     Basket, CheckInStatus, Command, Connectivity, CustomerNotice, EndReason, EnrollmentStatus,
-    FailReason, Failure, Input, JournalEntry, JournalState, LoginPoll, LoyaltyAction, LoyaltyEvent,
-    Membership, Notice, Origin, OutboxItem, Output, PaymentCustomer, PaymentRequest, PaymentState,
-    PaymentStatus, RejectCode, Rejection, Request, RequestId, Response, Scan, ScanCode,
-    SessionStatus, Settlement,
+    FailReason, Failure, Input, JournalEntry, JournalState, LoginPoll, Membership, Notice, Origin,
+    OutboxItem, Output, PaymentCustomer, PaymentRequest, PaymentState, PaymentStatus, RejectCode,
+    Rejection, Request, RequestId, Response, Scan, ScanCode, SessionStatus, Settlement,
+    UnfinishedPayment,
 };
 
 /// How a lane behaves. The daemon builds it from the configuration file.
@@ -256,22 +256,7 @@ impl Lane {
             }
             Input::Response { id, result } => self.on_response(now, id, result),
             Input::Settled(settlement) => self.on_settled(settlement),
-            Input::Resume(payments) => {
-                // Another lane's payments are that lane's business. An authorized one had its
-                // capture queued in the same transaction: the relay finishes it.
-                let lane = &self.config.lane_id;
-                let ours = payments
-                    .into_iter()
-                    .filter(|p| &p.lane == lane && p.state == JournalState::Pending);
-                self.orphans.extend(ours.map(|p| Orphan {
-                    reference: p.reference,
-                    amount: p.amount,
-                    next_poll: now,
-                    in_flight: None,
-                    not_found: 0,
-                }));
-                self.tick_orphans(now);
-            }
+            Input::Resume(payments) => self.on_resume(now, payments),
             Input::Connectivity(connectivity) => {
                 if connectivity != self.vipps {
                     self.vipps = connectivity.clone();
@@ -865,10 +850,12 @@ impl Lane {
                         let msisdn = self.session_msisdn();
                         match msisdn {
                             Some(msisdn) => {
+                                let registration = self.new_event_id();
                                 let request = self.call(Request::CreateMember {
                                     msisdn,
                                     profile,
                                     joined_at: self.wall,
+                                    registration,
                                 });
                                 if let Some(e) =
                                     self.session.as_mut().and_then(|s| s.enrollment.as_mut())
@@ -903,14 +890,9 @@ impl Lane {
                     }),
                 }
             }
+            // The member's registration at Vipps was queued with the member itself.
             (EnrollPhase::Creating(_), Ok(Response::MemberCreated(member))) => {
                 let contact_id = member.contact_id.clone();
-                let event_id = self.new_event_id();
-                self.enqueue(OutboxItem::Loyalty(LoyaltyEvent {
-                    event_id,
-                    at: self.wall,
-                    action: LoyaltyAction::MemberRegistered(member.clone()),
-                }));
                 self.finish_enrollment(EnrollmentStatus::Completed { contact_id });
                 self.set_membership(MembershipState::Member(member));
             }
@@ -1166,6 +1148,37 @@ impl Lane {
     }
 
     // ----- payments of an earlier run ---------------------------------------------------------
+
+    /// Takes over what an earlier run left unfinished. Another lane's payments are that lane's
+    /// business. A pending payment is looked up until final. An authorized one had its capture
+    /// queued in the same transaction: if the capture already reached Vipps, the earlier run died
+    /// before it journaled that, so it is settled now (journal, register); otherwise the relay
+    /// delivers the capture and settles it as usual.
+    fn on_resume(&mut self, now: Instant, payments: Vec<UnfinishedPayment>) {
+        let lane = self.config.lane_id.clone();
+        for payment in payments.into_iter().filter(|p| p.lane == lane) {
+            match payment.state {
+                JournalState::Pending => self.orphans.push(Orphan {
+                    reference: payment.reference,
+                    amount: payment.amount,
+                    next_poll: now,
+                    in_flight: None,
+                    not_found: 0,
+                }),
+                JournalState::Authorized if payment.capture_delivered => {
+                    self.on_settled(Settlement::Captured {
+                        reference: payment.reference,
+                        amount: payment.amount,
+                    });
+                }
+                JournalState::Authorized
+                | JournalState::Captured
+                | JournalState::Failed
+                | JournalState::Cancelled => {}
+            }
+        }
+        self.tick_orphans(now);
+    }
 
     /// Finishes a payment an earlier run left unfinished. Authorized means the customer approved
     /// that sale in the app (and saw it as paid), so it is captured and the register told, as if

@@ -180,6 +180,7 @@ pub async fn run(
         login_scope: config.vipps.login_scope.clone(),
         reachability,
         metrics: Arc::clone(&metrics),
+        relay: Arc::clone(&nudge),
     });
     let notifier: Arc<dyn Notifier> = Arc::new(Systemd);
     let (watchdog_tx, watchdog_rx) = mpsc::channel(1);

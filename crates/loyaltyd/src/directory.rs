@@ -105,19 +105,27 @@ impl Directory {
         }
     }
 
-    /// Enrolls the customer: the new member (or the member who already has this number).
+    /// Enrolls the customer: the new member (or the member who already has this number), with
+    /// their registration at Vipps queued in the outbox under the event id `registration`. With
+    /// the embedded directory both are one transaction; with the merchant's, the member is
+    /// created there first and then kept in the till's store together with the registration
+    /// (a crash between the two is the one window no local transaction can close: the member's
+    /// next enrollment at this till queues it again, since the directory answers idempotently).
     pub async fn create(
         &self,
         msisdn: &Msisdn,
         profile: &Profile,
         joined_at: UnixMillis,
+        registration: &str,
     ) -> Result<Member, DirectoryError> {
+        let announce =
+            |member: &Member| crate::outbox::registration(registration, member, joined_at);
         match self {
             Self::Embedded(store) => store
-                .create_member(msisdn, profile, joined_at)
+                .create_member_and_enqueue(msisdn, profile, joined_at, announce)
                 .await
                 .map_err(DirectoryError::Store),
-            Self::Http(http) => http.create(msisdn, profile, joined_at).await,
+            Self::Http(http) => http.create(msisdn, profile, joined_at, announce).await,
         }
     }
 }
@@ -256,6 +264,7 @@ impl HttpDirectory {
         msisdn: &Msisdn,
         profile: &Profile,
         joined_at: UnixMillis,
+        announce: impl FnOnce(&Member) -> Option<store::OutboxRecord>,
     ) -> Result<Member, DirectoryError> {
         let body = NewMember {
             msisdn: msisdn.as_str(),
@@ -269,7 +278,17 @@ impl HttpDirectory {
         let (status, answer) = self.send(self.inner.http.post(url).json(&body)).await?;
         match status {
             200 | 201 => {
-                let member = self.member(&answer, msisdn).await?;
+                let member = parse_member(&answer, msisdn)?;
+                let registration = announce(&member);
+                self.inner
+                    .store
+                    .keep_member_and_enqueue(&member, registration.as_ref())
+                    .await
+                    .map_err(|source| DirectoryError::Mirror {
+                        contact_id: member.contact_id.clone(),
+                        source,
+                    })?;
+                self.remember(&member);
                 debug!(msisdn = %msisdn, contact_id = %member.contact_id, "member created in the directory");
                 Ok(member)
             }

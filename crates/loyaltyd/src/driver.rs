@@ -186,16 +186,7 @@ impl Driver {
                 Some((id, result)) = self.results_rx.recv() => {
                     self.feed(Input::Response { id, result }).await?;
                 }
-                Some(settled) = channels.settled.recv() => {
-                    let captured = match &settled {
-                        flow::Settlement::Captured { reference, .. } => Some(reference.clone()),
-                        _ => None,
-                    };
-                    self.feed(Input::Settled(settled)).await?;
-                    if let Some(reference) = captured {
-                        crate::program::on_captured(&self.program, &reference).await;
-                    }
-                }
+                Some(settled) = channels.settled.recv() => self.feed(Input::Settled(settled)).await?,
                 Ok(()) = channels.vipps.changed() => {
                     let connectivity = channels.vipps.borrow_and_update().clone();
                     self.service.metrics.vipps_reachable(connectivity.is_online());
@@ -212,6 +203,11 @@ impl Driver {
                 Some(incoming) = channels.register.recv() => self.on_register(incoming).await?,
                 () = timer => self.feed(Input::Tick).await?,
             }
+        }
+        // Captures the relay delivered while the loop wound down: journaled and reported now,
+        // not left for the next start.
+        while let Ok(settled) = channels.settled.try_recv() {
+            self.feed(Input::Settled(settled)).await?;
         }
         info!("lane stopped");
         Ok(())
@@ -250,18 +246,36 @@ impl Driver {
                 count = rows.len(),
                 "looking up payments the last run left unfinished"
             );
-            let unfinished = rows
-                .into_iter()
-                .map(|row| flow::UnfinishedPayment {
+            let mut unfinished = Vec::with_capacity(rows.len());
+            for row in rows {
+                let capture_delivered = row.state == flow::JournalState::Authorized
+                    && self.capture_delivered(&row.reference).await;
+                unfinished.push(flow::UnfinishedPayment {
                     reference: row.reference,
                     amount: row.amount,
                     lane: row.lane,
                     state: row.state,
-                })
-                .collect();
+                    capture_delivered,
+                });
+            }
             self.feed(Input::Resume(unfinished)).await?;
         }
         Ok(())
+    }
+
+    /// Whether the outbox holds this payment's capture as delivered. If the outbox cannot be
+    /// read, the answer is no: the payment then stays authorized for the next start to settle,
+    /// which is late but never wrong.
+    async fn capture_delivered(&self, reference: &str) -> bool {
+        match self.store.outbox_for(reference).await {
+            Ok(items) => items
+                .iter()
+                .any(|item| item.kind == "capture" && item.state == store::OutboxState::Delivered),
+            Err(e) => {
+                error!(%reference, "cannot read the outbox; the payment stays authorized until a later start: {e}");
+                false
+            }
+        }
     }
 
     async fn on_scanner(&mut self, event: scanner::ScannerEvent) -> Result<(), Fatal> {
@@ -457,6 +471,7 @@ impl Driver {
 
     async fn drain(&mut self) -> Result<(), Fatal> {
         let mut writes = Vec::new();
+        let mut captured = Vec::new();
         while let Some(output) = self.lane.poll() {
             match output {
                 Output::Persist(entry) => writes.push(store::Write::Journal(entry)),
@@ -488,6 +503,14 @@ impl Driver {
                         self.show(cue);
                     }
                     self.register.publish(register::Event::from_notice(&notice));
+                    if let flow::Notice::Payment {
+                        reference,
+                        status: flow::PaymentStatus::Captured,
+                        ..
+                    } = notice
+                    {
+                        captured.push(reference);
+                    }
                 }
                 Output::Reply { token, result } => {
                     self.flush(&mut writes).await?;
@@ -495,7 +518,12 @@ impl Driver {
                 }
             }
         }
-        self.flush(&mut writes).await
+        self.flush(&mut writes).await?;
+        // A captured payment is journaled by now: its member purchase, if any, is credited.
+        for reference in captured {
+            crate::program::on_captured(&self.program, &reference).await;
+        }
+        Ok(())
     }
 
     /// Writes the pending journal and outbox writes in one transaction, trying a few times. If it

@@ -31,6 +31,9 @@ pub struct Effects {
     pub reachability: Arc<Reachability>,
     /// Latency per Vipps endpoint.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes the outbox relay when an effect queued something itself (a new member's
+    /// registration).
+    pub relay: Arc<tokio::sync::Notify>,
 }
 
 /// The metrics label of a request that goes to Vipps; `None` for the members directory.
@@ -125,12 +128,20 @@ impl Effects {
                 msisdn,
                 profile,
                 joined_at,
-            } => self
-                .directory
-                .create(&msisdn, &profile, joined_at)
-                .await
-                .map(Response::MemberCreated)
-                .map_err(directory_failure),
+                registration,
+            } => {
+                let created = self
+                    .directory
+                    .create(&msisdn, &profile, joined_at, &registration)
+                    .await;
+                // The registration was queued with the member: the relay may send it now.
+                if created.is_ok() {
+                    self.relay.notify_one();
+                }
+                created
+                    .map(Response::MemberCreated)
+                    .map_err(directory_failure)
+            }
             Request::CreatePayment(payment) => {
                 // With eCom, a personal QR code is exchanged for the number by the client.
                 let payer = match &payment.customer {

@@ -40,6 +40,28 @@ pub fn record(item: &OutboxItem, at: UnixMillis) -> Result<store::OutboxRecord, 
     durable(item, "loyalty", &operation, at)
 }
 
+/// The durable record of a new member's `benefits.member.registered` under `event_id`, made when
+/// the member is created. `None`, with the reason logged, if the member cannot be put in Loyalty
+/// API form (Vipps could never take the event; the enrollment itself stands).
+pub fn registration(
+    event_id: &str,
+    member: &flow::Member,
+    joined_at: UnixMillis,
+) -> Option<store::OutboxRecord> {
+    let item = OutboxItem::Loyalty(flow::LoyaltyEvent {
+        event_id: event_id.to_owned(),
+        at: joined_at,
+        action: flow::LoyaltyAction::MemberRegistered(member.clone()),
+    });
+    match record(&item, crate::clock::wall_now()) {
+        Ok(record) => Some(record),
+        Err(e) => {
+            tracing::error!(key = event_id, contact_id = %member.contact_id, "member registration not queued: {e}");
+            None
+        }
+    }
+}
+
 /// Turns a lane outbox item into a durable record: a Vipps operation serialized as JSON.
 /// Captures and cancels are `payments`' operations (ePayment or eCom), fixed when recorded, so a
 /// queued item goes to the API that has the payment; the kind is the same for both.
@@ -254,7 +276,8 @@ impl Relay {
                 };
                 if let Some(why) = give_up {
                     error!(key = %row.key, kind = %row.kind, reference = ?row.reference, "outbox item given up, kept as a dead letter: {why}");
-                    let marked = self.record(self.store.mark_dead(row.id, &why, now).await);
+                    let marked =
+                        self.record(self.store.mark_failed_for_good(row.id, &why, now).await);
                     self.register.publish(register::Event::outbox_dead(
                         &crate::queue::item_view(&row),
                         &why,

@@ -5,7 +5,8 @@
 //! refuses payments and enrollments at once instead of letting the customer wait for a call that
 //! cannot succeed. The rule:
 //! - any answer from Vipps, even an error, means reachable;
-//! - a call that could not connect means unreachable, at once;
+//! - a call that could not connect, or whose connection was reset or closed under it, means
+//!   unreachable, at once;
 //! - calls that were sent but got no answer mean unreachable after [`TIMEOUTS_IN_A_ROW`] in a row
 //!   (one slow answer is not an outage);
 //! - while unreachable, [`probe`] asks the token endpoint every few seconds (2 s, doubling to
@@ -65,10 +66,37 @@ impl Observation {
         match result {
             Ok(_) | Err(vipps::Error::Api(_)) => Self::Answered,
             Err(vipps::Error::Unreachable(e)) => Self::Unreachable(root_cause(e)),
+            // A connection the far end broke is not a slow answer: nothing is there to answer.
+            Err(vipps::Error::Timeout(e)) if broken_connection(e) => {
+                Self::Unreachable(root_cause(e))
+            }
             Err(vipps::Error::Timeout(e)) => Self::NoAnswer(root_cause(e)),
             Err(_) => Self::Irrelevant,
         }
     }
+}
+
+/// Whether a call failed because the connection was reset, aborted or closed under it, rather
+/// than because no answer came in time.
+fn broken_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::ConnectionRefused
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The innermost cause of a network error ("Connection refused (os error 111)"): what a person

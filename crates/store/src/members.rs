@@ -4,7 +4,7 @@ use flow::{CommunicationPreferences, Member, Msisdn, Profile, UnixMillis};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::error::{Fault, StoreError};
-use crate::{Store, contact_id};
+use crate::{OutboxRecord, Store, contact_id};
 
 /// How many generated contact ids to skip, at most, because an administrator already gave them to
 /// someone by hand. Each skip needs a hand-made id that matches a generated one exactly.
@@ -30,6 +30,47 @@ impl Store {
     ) -> Result<Member, StoreError> {
         self.write_tx(async |conn| create(conn, msisdn, profile, joined_at).await)
             .await
+    }
+
+    /// Creates a member as [`Store::create_member`] does and, in the same transaction, queues
+    /// the outbox record `announce` makes of them (their registration at Vipps), so that no
+    /// member exists whose announcement a crash lost. `announce` may decline (`None`); the member
+    /// is created all the same. The record's key deduplicates as in [`Store::enqueue`].
+    pub async fn create_member_and_enqueue(
+        &self,
+        msisdn: &Msisdn,
+        profile: &Profile,
+        joined_at: UnixMillis,
+        announce: impl FnOnce(&Member) -> Option<OutboxRecord>,
+    ) -> Result<Member, StoreError> {
+        self.write_tx(async |conn| {
+            let member = create(conn, msisdn, profile, joined_at).await?;
+            if let Some(record) = announce(&member) {
+                crate::outbox::enqueue(conn, &record).await?;
+            }
+            Ok(member)
+        })
+        .await
+    }
+
+    /// Keeps a copy of a member made elsewhere (the merchant's directory) unless one with the
+    /// same contact id is kept already, and queues `record` (their registration at Vipps) in the
+    /// same transaction.
+    pub async fn keep_member_and_enqueue(
+        &self,
+        member: &Member,
+        record: Option<&OutboxRecord>,
+    ) -> Result<(), StoreError> {
+        self.write_tx(async |conn| {
+            if fetch_revised(conn, &member.contact_id).await?.is_none() {
+                upsert(conn, member).await?;
+            }
+            if let Some(record) = record {
+                crate::outbox::enqueue(conn, record).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Inserts `member`, or replaces every field of the member with the same contact id (for

@@ -196,7 +196,20 @@ impl Store {
         error: &str,
         at: UnixMillis,
     ) -> Result<(), StoreError> {
-        self.write_tx(async |conn| mark_dead(conn, id, error, at).await)
+        self.write_tx(async |conn| mark_dead(conn, id, error, at, false).await)
+            .await
+    }
+
+    /// Records a failed delivery that is also the last: one more attempt, as
+    /// [`Store::mark_failed`] counts it, and the item becomes a dead letter with `error`, as
+    /// [`Store::mark_dead`] makes it.
+    pub async fn mark_failed_for_good(
+        &self,
+        id: OutboxId,
+        error: &str,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.write_tx(async |conn| mark_dead(conn, id, error, at, true).await)
             .await
     }
 
@@ -444,17 +457,19 @@ pub(crate) async fn make_pending_due(
 }
 
 /// Gives a pending item up: it becomes a dead letter with `error` as its last error. The attempt
-/// count is left as it is (only [`mark_failed`] counts attempts).
+/// count grows by one if the give-up follows a failed delivery (`attempted`).
 pub(crate) async fn mark_dead(
     conn: &mut SqliteConnection,
     id: OutboxId,
     error: &str,
     at: UnixMillis,
+    attempted: bool,
 ) -> Result<(), Fault> {
     let updated = sqlx::query(
-        "UPDATE outbox SET state = 'dead', last_error = ?, finished_at = ? \
-         WHERE id = ? AND state = 'pending'",
+        "UPDATE outbox SET state = 'dead', attempts = attempts + ?, last_error = ?, \
+         finished_at = ? WHERE id = ? AND state = 'pending'",
     )
+    .bind(i64::from(attempted))
     .bind(error)
     .bind(at.0)
     .bind(id.0)

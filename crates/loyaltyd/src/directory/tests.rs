@@ -288,7 +288,8 @@ async fn enrollment_creates_the_member_in_the_directory() {
         },
     };
     let joined_at = UnixMillis(1_800_000_000_000);
-    let member = bounded(directory.create(&msisdn(OLA), &profile, joined_at))
+    let announce = |member: &Member| crate::outbox::registration("evt-ola", member, joined_at);
+    let member = bounded(directory.create(&msisdn(OLA), &profile, joined_at, announce))
         .await
         .expect("created");
     assert_eq!(member.contact_id, "C-1");
@@ -322,6 +323,15 @@ async fn enrollment_creates_the_member_in_the_directory() {
             .is_some(),
         "the new member's account is kept at the till"
     );
+    let queued = store
+        .list_outbox(store::OutboxFilter::Pending)
+        .await
+        .expect("outbox");
+    assert_eq!(
+        queued.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        ["evt-ola"],
+        "the registration at Vipps is queued with the member"
+    );
 
     // The created member is remembered: the next lookup asks nobody.
     let found = bounded(directory.find(&msisdn(OLA)))
@@ -331,7 +341,7 @@ async fn enrollment_creates_the_member_in_the_directory() {
     assert_eq!(server.seen().len(), 1);
 
     // Creating again (another till, a retry) answers 200 with the same member.
-    let again = bounded(directory.create(&msisdn(OLA), &profile, joined_at))
+    let again = bounded(directory.create(&msisdn(OLA), &profile, joined_at, announce))
         .await
         .expect("created");
     assert_eq!(again.contact_id, "C-1");
@@ -368,7 +378,7 @@ async fn failures_are_errors_that_never_name_the_number() {
         .await
         .expect_err("500");
     assert!(matches!(error, DirectoryError::Status(500)), "{error:?}");
-    let error = bounded(directory.create(&msisdn(KARI), &profile, UnixMillis(0)))
+    let error = bounded(directory.create(&msisdn(KARI), &profile, UnixMillis(0), |_| None))
         .await
         .expect_err("500");
     assert!(matches!(error, DirectoryError::Status(500)), "{error:?}");
@@ -507,9 +517,18 @@ async fn the_embedded_directory_is_the_store() {
     let directory = Directory::new(&MembersSettings::Embedded, store.clone()).expect("ok");
     assert_eq!(directory.find(&msisdn(OLA)).await.expect("ok"), None);
     let member = directory
-        .create(&msisdn(OLA), &Profile::default(), UnixMillis(1))
+        .create(&msisdn(OLA), &Profile::default(), UnixMillis(1), "evt-ola")
         .await
         .expect("created");
+    let queued = store
+        .list_outbox(store::OutboxFilter::Pending)
+        .await
+        .expect("outbox");
+    assert_eq!(
+        queued.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        ["evt-ola"],
+        "the member and their registration at Vipps are one transaction"
+    );
     assert_eq!(
         directory.find(&msisdn(OLA)).await.expect("ok"),
         Some(member.clone())

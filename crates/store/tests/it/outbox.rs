@@ -467,3 +467,34 @@ async fn the_items_of_one_sale_are_found_in_every_state() {
         ["p-2-capture"]
     );
 }
+
+#[tokio::test]
+async fn a_failed_delivery_that_is_the_last_counts_as_an_attempt() {
+    let (_dir, _path, store) = fresh().await;
+    let id = store
+        .enqueue(&record("event-1", None, 10))
+        .await
+        .expect("event")
+        .id();
+    store
+        .mark_failed(id, "503", UnixMillis(20))
+        .await
+        .expect("failed");
+    store
+        .mark_failed_for_good(id, "still failing after 2 attempts: 503", UnixMillis(30))
+        .await
+        .expect("dead");
+    let dead = store.list_outbox(OutboxFilter::Dead).await.expect("dead");
+    assert_eq!(keys(&dead), ["event-1"]);
+    assert_eq!(dead[0].attempts, 2, "both failed deliveries are counted");
+    assert_eq!(
+        dead[0].last_error.as_deref(),
+        Some("still failing after 2 attempts: 503")
+    );
+    // Like any give-up, only a pending item can fail for good.
+    let err = store
+        .mark_failed_for_good(id, "again", UnixMillis(40))
+        .await
+        .expect_err("already dead");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
