@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::till::*;
 
 /// `[vipps]` lines that select eCom.
-const ECOM: &str = r#"payment_api = "ecom"
+pub const ECOM: &str = r#"payment_api = "ecom"
 ecom_callback_prefix = "https://shop.example.no/vipps"
 ecom_fallback_url = "https://shop.example.no"
 ecom_transaction_text = "E2E Bakery""#;
@@ -259,7 +259,7 @@ impl Directory {
         }
         let state = Arc::new(Mutex::new(remote));
         let app = axum::Router::new()
-            .route("/api/members/{msisdn}", get(find))
+            .route("/api/members/{key}", get(find).delete(delete))
             .route("/api/members", post(create))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -322,6 +322,30 @@ async fn find(
     match state.lock().expect("lock").members.get(&number) {
         Some(member) => Json(member.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `DELETE /members/{contactId}`: the member goes; one the directory does not know is a 404.
+async fn delete(
+    State(state): State<Shared>,
+    Path(contact_id): Path<String>,
+    headers: HeaderMap,
+) -> StatusCode {
+    note(
+        &state,
+        "DELETE",
+        format!("/api/members/{contact_id}"),
+        &headers,
+    );
+    let mut remote = state.lock().expect("lock");
+    let before = remote.members.len();
+    remote
+        .members
+        .retain(|_, m| m["contactId"] != contact_id.as_str());
+    if remote.members.len() < before {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
     }
 }
 
@@ -471,6 +495,38 @@ async fn an_enrollment_creates_the_member_in_the_merchant_directory() {
     assert_eq!(
         directory.seen().iter().filter(|s| s.0 == "GET").count(),
         lookups
+    );
+
+    // Deleted at the till: deleted in the merchant's directory, announced to Vipps, and
+    // forgotten here, so that the next visit asks the directory again and finds no member.
+    till.command(r#"{"v":1,"id":4,"type":"cancel"}"#).await;
+    till.command(r#"{"v":1,"id":5,"type":"memberDelete","contactId":"HQ-1"}"#)
+        .await;
+    assert!(
+        directory.seen().iter().any(|s| s.0 == "DELETE"
+            && s.1 == "/api/members/HQ-1"
+            && s.2 == Some(format!("Bearer {TOKEN}"))),
+        "{:?}",
+        directory.seen()
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !till
+        .sim
+        .loyalty_events()
+        .iter()
+        .any(|e| e["action"] == "benefits.member.deleted" && e["payload"]["contactId"] == "HQ-1")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no member.deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    till.command(r#"{"v":1,"id":6,"type":"phone","number":"98765432"}"#)
+        .await;
+    till.expect("customer", &[("status", "identified"), ("member", "false")])
+        .await;
+    assert_eq!(
+        directory.seen().iter().filter(|s| s.0 == "GET").count(),
+        lookups + 1,
+        "the deleted member is not answered from the cache"
     );
     till.stop().await;
 }

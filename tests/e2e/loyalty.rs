@@ -29,8 +29,24 @@ valid_for_days = 30
 const START_POINTS: i64 = 10;
 
 async fn loyalty_till() -> Till {
+    loyalty_till_on(Backend::EPayment).await
+}
+
+/// The payment API a till uses.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    EPayment,
+    Ecom,
+}
+
+async fn loyalty_till_on(backend: Backend) -> Till {
+    let vipps = match backend {
+        Backend::EPayment => String::new(),
+        Backend::Ecom => crate::backends::ECOM.to_owned(),
+    };
     let till = Till::start_with(Options {
         sim: fast_sim(),
+        vipps,
         tables: PROGRAM.to_owned(),
         // The member scans the same code for every purchase, sooner than the default window.
         scanner: "duplicate_window = \"0ms\"".to_owned(),
@@ -120,7 +136,16 @@ fn coffee(stamps: i64) -> Vec<(String, i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_stamps_earn_a_coupon_that_is_redeemed_once() {
-    let mut till = loyalty_till().await;
+    three_stamps_earn_a_coupon_that_is_redeemed_once_on(Backend::EPayment).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_stamps_earn_a_coupon_that_is_redeemed_once_with_ecom() {
+    three_stamps_earn_a_coupon_that_is_redeemed_once_on(Backend::Ecom).await;
+}
+
+async fn three_stamps_earn_a_coupon_that_is_redeemed_once_on(backend: Backend) {
+    let mut till = loyalty_till_on(backend).await;
 
     let mut references = Vec::new();
     for (n, expected_stamps) in [(1, 1), (2, 2), (3, 0)] {

@@ -172,11 +172,12 @@ pub async fn run(
     let instance = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let lane_id = config.lane.lane_id.clone();
     let lane = flow::Lane::new(config.lane.clone(), &instance);
+    let directory = crate::directory::Directory::new(&config.members, store.clone())
+        .context("cannot set up the members directory")?;
     let effects = Arc::new(Effects {
         vipps,
         payments: config.vipps.payment_api.clone(),
-        directory: crate::directory::Directory::new(&config.members, store.clone())
-            .context("cannot set up the members directory")?,
+        directory: directory.clone(),
         login_scope: config.vipps.login_scope.clone(),
         reachability,
         metrics: Arc::clone(&metrics),
@@ -195,6 +196,7 @@ pub async fn run(
     let program = crate::program::Programs::new(
         config.program.clone(),
         store.clone(),
+        directory,
         register.clone(),
         Arc::clone(&nudge),
         &config.lane,

@@ -3,7 +3,8 @@
 //!
 //! - [`Directory::Embedded`]: the daemon's own SQLite store (the default);
 //! - [`Directory::Http`]: the merchant's own service, over the small HTTP contract in
-//!   `docs/merchant-directory.md` (`GET {url}/members/{msisdn}`, `POST {url}/members`).
+//!   `docs/merchant-directory.md` (`GET {url}/members/{msisdn}`, `POST {url}/members`,
+//!   `DELETE {url}/members/{contactId}`).
 //!
 //! # The merchant's directory and the till's store
 //!
@@ -102,6 +103,17 @@ impl Directory {
                 .await
                 .map_err(DirectoryError::Store),
             Self::Http(http) => http.find(msisdn).await,
+        }
+    }
+
+    /// Deletes a member from the directory ahead of the till's own deletion (`memberDelete`). The
+    /// embedded directory is the till's store, which that deletion covers: nothing to do here.
+    /// The merchant's directory is asked to delete them (`DELETE {url}/members/{contactId}`), so
+    /// that the next lookup does not bring them back.
+    pub async fn delete(&self, contact_id: &str) -> Result<(), DirectoryError> {
+        match self {
+            Self::Embedded(_) => Ok(()),
+            Self::Http(http) => http.delete(contact_id).await,
         }
     }
 
@@ -356,6 +368,34 @@ impl HttpDirectory {
             debug!(contact_id = %member.contact_id, "member from the directory kept in the till's store");
         }
         Ok(())
+    }
+
+    /// Deletes the member with `contact_id` from the merchant's directory and forgets them here.
+    /// A member the directory does not know (404) is deleted already.
+    pub async fn delete(&self, contact_id: &str) -> Result<(), DirectoryError> {
+        let mut url = reqwest::Url::parse(&format!("{}/members", self.inner.base))
+            .map_err(|e| DirectoryError::Setup(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|()| DirectoryError::Setup("the directory URL cannot have paths".to_owned()))?
+            .push(contact_id);
+        let (status, _) = self.send(self.inner.http.delete(url)).await?;
+        self.forget(contact_id);
+        match status {
+            200 | 202 | 204 | 404 => {
+                debug!(%contact_id, "member deleted from the directory");
+                Ok(())
+            }
+            other => Err(DirectoryError::Status(other)),
+        }
+    }
+
+    /// Drops every remembered answer about `contact_id`.
+    fn forget(&self, contact_id: &str) {
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, member)| member.contact_id != contact_id);
     }
 
     fn cached(&self, msisdn: &Msisdn) -> Option<Member> {

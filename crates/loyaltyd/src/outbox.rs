@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flow::{OutboxItem, Settlement, UnixMillis};
+use futures_util::StreamExt as _;
 use tokio::sync::{Notify, mpsc};
 use tracing::{error, info, warn};
 
@@ -178,16 +179,12 @@ impl Relay {
             // After any store trouble the relay pauses for `retry_min`: it never spins on an
             // item it could not mark, nor on a database it cannot read.
             let mut pause = false;
-            match self.store.due(now, 64).await {
-                Ok(due) => {
-                    for row in due {
-                        match self.deliver(row).await {
-                            Delivery::Done => {}
-                            Delivery::StoreTrouble => pause = true,
-                            Delivery::LaneGone => return,
-                        }
-                    }
-                }
+            match self.store.due(now, BATCH).await {
+                Ok(due) => match self.deliver(due).await {
+                    Delivery::Done => {}
+                    Delivery::StoreTrouble => pause = true,
+                    Delivery::LaneGone => return,
+                },
                 Err(e) => {
                     error!("outbox unreadable: {e}");
                     pause = true;
@@ -222,78 +219,144 @@ impl Relay {
         }
     }
 
-    /// Delivers one item and records the outcome.
-    async fn deliver(&self, row: store::OutboxRow) -> Delivery {
+    /// Delivers a batch of due items and records the outcomes: the deliveries in one
+    /// transaction, then their settlements to the lane, in queue order.
+    ///
+    /// Items that must reach Vipps in the order they were queued (a sale's calls; a member's
+    /// loyalty events, say two balances) form a chain, delivered one after the other; a chain
+    /// stops at its first failure, so nothing of it overtakes that item in this round. Up to
+    /// [`IN_FLIGHT`] chains go at once.
+    async fn deliver(&self, due: Vec<store::OutboxRow>) -> Delivery {
         let now = crate::clock::wall_now();
-        let operation: vipps::Operation = match serde_json::from_str(&row.payload) {
-            Ok(op) => op,
-            Err(e) => {
-                error!(key = %row.key, "outbox item unreadable, moved to dead letters: {e}");
-                return self.record(
-                    self.store
+        let mut result = Delivery::Done;
+        let mut chains: Vec<(String, Vec<(store::OutboxRow, vipps::Operation)>)> = Vec::new();
+        for row in due {
+            match serde_json::from_str::<vipps::Operation>(&row.payload) {
+                Ok(operation) => {
+                    let key = order_key(&row, &operation);
+                    match chains.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, chain)) => chain.push((row, operation)),
+                        None => chains.push((key, vec![(row, operation)])),
+                    }
+                }
+                Err(e) => {
+                    error!(key = %row.key, "outbox item unreadable, moved to dead letters: {e}");
+                    let dead = self
+                        .store
                         .mark_dead(row.id, &format!("unreadable: {e}"), now)
-                        .await,
-                );
+                        .await;
+                    if let Delivery::StoreTrouble = self.record(dead) {
+                        result = Delivery::StoreTrouble;
+                    }
+                }
             }
+        }
+        let mut attempts: Vec<(store::OutboxRow, vipps::Operation, Result<(), vipps::Error>)> =
+            futures_util::stream::iter(chains)
+                .map(|(_, chain)| self.run_chain(chain))
+                .buffer_unordered(IN_FLIGHT)
+                .flat_map(futures_util::stream::iter)
+                .collect()
+                .await;
+        attempts.sort_by_key(|(row, _, _)| row.id);
+
+        let now = crate::clock::wall_now();
+        let mut delivered = Vec::with_capacity(attempts.len());
+        for (row, operation, outcome) in attempts {
+            match outcome {
+                Ok(()) => delivered.push((row, operation)),
+                Err(e) => {
+                    if let Delivery::StoreTrouble = self.failed(&row, &operation, &e, now).await {
+                        result = Delivery::StoreTrouble;
+                    }
+                }
+            }
+        }
+        // If this mark is lost, the items are sent again; Vipps deduplicates by key. Nothing is
+        // settled that is not marked: a settlement is for the lane to journal, once.
+        let ids: Vec<store::OutboxId> = delivered.iter().map(|(row, _)| row.id).collect();
+        if let Err(e) = self.store.mark_delivered_all(&ids, now).await {
+            error!(
+                items = ids.len(),
+                "cannot record outbox deliveries; they are sent again later: {e}"
+            );
+            return Delivery::StoreTrouble;
+        }
+        for (row, operation) in delivered {
+            info!(key = %row.key, kind = %row.kind, "outbox item delivered");
+            if let Some(refunded) = crate::refund::delivered(&operation) {
+                self.register.publish(refunded);
+            }
+            if let Some(settlement) = settlement(&operation)
+                && self.settled.send(settlement).await.is_err()
+            {
+                return Delivery::LaneGone;
+            }
+        }
+        result
+    }
+
+    /// Sends a chain's items one after the other, up to and including the first that fails.
+    async fn run_chain(
+        &self,
+        chain: Vec<(store::OutboxRow, vipps::Operation)>,
+    ) -> Vec<(store::OutboxRow, vipps::Operation, Result<(), vipps::Error>)> {
+        let mut done = Vec::with_capacity(chain.len());
+        for (row, operation) in chain {
+            let started = std::time::Instant::now();
+            let outcome = self.vipps.execute(&operation).await;
+            self.metrics
+                .vipps_call(operation_endpoint(&operation), started.elapsed());
+            self.reachability.record(&outcome);
+            let failed = outcome.is_err();
+            done.push((row, operation, outcome));
+            if failed {
+                break;
+            }
+        }
+        done
+    }
+
+    /// Records a failed delivery: another try later, or a dead letter.
+    async fn failed(
+        &self,
+        row: &store::OutboxRow,
+        operation: &vipps::Operation,
+        e: &vipps::Error,
+        now: UnixMillis,
+    ) -> Delivery {
+        // A dead letter a person retried gets a whole new age limit.
+        let age = Duration::from_millis(u64::try_from(now.0 - row.trying_since().0).unwrap_or(0));
+        let reason = e.to_string();
+        let attempts = row.attempts + 1;
+        let give_up = if !retry_later(operation, e) {
+            Some(format!("refused: {reason}"))
+        } else if age >= self.settings.give_up_after {
+            Some(format!(
+                "still failing after {}: {reason}",
+                crate::clock::human(self.settings.give_up_after)
+            ))
+        } else if self.settings.max_attempts > 0 && attempts >= self.settings.max_attempts {
+            Some(format!("still failing after {attempts} attempts: {reason}"))
+        } else {
+            None
         };
-        let started = std::time::Instant::now();
-        let result = self.vipps.execute(&operation).await;
-        self.metrics
-            .vipps_call(operation_endpoint(&operation), started.elapsed());
-        self.reachability.record(&result);
-        match result {
-            Ok(()) => {
-                info!(key = %row.key, kind = %row.kind, "outbox item delivered");
-                // If this mark is lost, the item is sent again; Vipps deduplicates by key.
-                let marked = self.record(self.store.mark_delivered(row.id, now).await);
-                if let Some(refunded) = crate::refund::delivered(&operation) {
-                    self.register.publish(refunded);
-                }
-                if let Some(settlement) = settlement(&operation)
-                    && self.settled.send(settlement).await.is_err()
-                {
-                    return Delivery::LaneGone;
-                }
-                marked
-            }
-            Err(e) => {
-                // A dead letter a person retried gets a whole new age limit.
-                let age =
-                    Duration::from_millis(u64::try_from(now.0 - row.trying_since().0).unwrap_or(0));
-                let reason = e.to_string();
-                let attempts = row.attempts + 1;
-                let give_up = if !retry_later(&operation, &e) {
-                    Some(format!("refused: {reason}"))
-                } else if age >= self.settings.give_up_after {
-                    Some(format!(
-                        "still failing after {}: {reason}",
-                        crate::clock::human(self.settings.give_up_after)
-                    ))
-                } else if self.settings.max_attempts > 0 && attempts >= self.settings.max_attempts {
-                    Some(format!("still failing after {attempts} attempts: {reason}"))
-                } else {
-                    None
-                };
-                if let Some(why) = give_up {
-                    error!(key = %row.key, kind = %row.kind, reference = ?row.reference, "outbox item given up, kept as a dead letter: {why}");
-                    let marked =
-                        self.record(self.store.mark_failed_for_good(row.id, &why, now).await);
-                    self.register.publish(register::Event::outbox_dead(
-                        &crate::queue::item_view(&row),
-                        &why,
-                    ));
-                    marked
-                } else {
-                    // Vipps may say when to come back (429, 503): never sooner than that.
-                    let asked = e.problem().and_then(vipps::Problem::retry_after);
-                    let delay = backoff(&self.settings, row.attempts, rand::random())
-                        .max(asked.unwrap_or_default());
-                    warn!(key = %row.key, kind = %row.kind, attempt = row.attempts + 1, ?delay, "outbox delivery failed: {reason}");
-                    let next =
-                        UnixMillis(now.0 + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-                    self.record(self.store.mark_failed(row.id, &reason, next).await)
-                }
-            }
+        if let Some(why) = give_up {
+            error!(key = %row.key, kind = %row.kind, reference = ?row.reference, "outbox item given up, kept as a dead letter: {why}");
+            let marked = self.record(self.store.mark_failed_for_good(row.id, &why, now).await);
+            self.register.publish(register::Event::outbox_dead(
+                &crate::queue::item_view(row),
+                &why,
+            ));
+            marked
+        } else {
+            // Vipps may say when to come back (429, 503): never sooner than that.
+            let asked = e.problem().and_then(vipps::Problem::retry_after);
+            let delay = backoff(&self.settings, row.attempts, rand::random())
+                .max(asked.unwrap_or_default());
+            warn!(key = %row.key, kind = %row.kind, attempt = attempts, ?delay, "outbox delivery failed: {reason}");
+            let next = UnixMillis(now.0 + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            self.record(self.store.mark_failed(row.id, &reason, next).await)
         }
     }
 
@@ -335,6 +398,25 @@ enum Delivery {
     StoreTrouble,
     LaneGone,
 }
+
+/// What orders an item among the others: its sale, or else the member a loyalty event is about.
+fn order_key(row: &store::OutboxRow, operation: &vipps::Operation) -> String {
+    match (&row.reference, operation) {
+        (Some(reference), _) => format!("sale {reference}"),
+        (None, vipps::Operation::Loyalty(event)) => {
+            format!("member {}", event.payload.contact_id())
+        }
+        (None, _) => format!("item {}", row.key),
+    }
+}
+
+/// Due items taken from the store at a time.
+const BATCH: u32 = 64;
+
+/// Chains of deliveries in flight at once (see `Relay::deliver`): only calls that do not depend
+/// on each other overlap. Enough to hide each round trip behind the others (a queue of loyalty
+/// events after an outage drains in seconds), few enough to stay far inside Vipps' rate limits.
+pub const IN_FLIGHT: usize = 8;
 
 /// Whether a failed delivery is worth another try later.
 ///

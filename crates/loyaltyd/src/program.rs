@@ -74,6 +74,8 @@ pub const TRIES: u32 = 3;
 pub struct Programs {
     program: Program,
     store: store::Store,
+    /// Where members are kept: a deleted member is deleted there too.
+    directory: crate::directory::Directory,
     register: register::ServerHandle,
     relay: Arc<Notify>,
     /// Prepended to 8-digit numbers typed in a `member` command.
@@ -88,6 +90,7 @@ impl Programs {
     pub fn new(
         program: Program,
         store: store::Store,
+        directory: crate::directory::Directory,
         register: register::ServerHandle,
         relay: Arc<Notify>,
         lane: &flow::LaneConfig,
@@ -96,6 +99,7 @@ impl Programs {
         Self {
             program,
             store,
+            directory,
             register,
             relay,
             country_code: lane.default_country_code.clone(),
@@ -330,6 +334,9 @@ enum OpError {
     /// An event could not be put in outbox form.
     #[error("cannot queue the change for Vipps: {0}")]
     Record(RecordError),
+    /// The merchant's members directory did not do what was asked.
+    #[error("{0}")]
+    Directory(crate::directory::DirectoryError),
 }
 
 /// Who a `not_a_member` answer is about.
@@ -367,7 +374,8 @@ impl OpError {
             | Self::Contended(_)
             | Self::Store(_)
             | Self::Reference(_)
-            | Self::Record(_) => ErrorCode::Unavailable,
+            | Self::Record(_)
+            | Self::Directory(_) => ErrorCode::Unavailable,
         }
     }
 
@@ -392,7 +400,11 @@ impl OpError {
 /// Answers `command` with `e`, logging what the operator should see.
 fn refuse(responder: Responder, command: &str, e: &OpError) {
     match e {
-        OpError::Contended(_) | OpError::Store(_) | OpError::Reference(_) | OpError::Record(_) => {
+        OpError::Contended(_)
+        | OpError::Store(_)
+        | OpError::Reference(_)
+        | OpError::Record(_)
+        | OpError::Directory(_) => {
             error!(command, "loyalty command failed: {e}");
         }
         _ => debug!(command, code = e.code().as_str(), "loyalty command refused"),
@@ -483,6 +495,15 @@ impl Programs {
         }
         let op = &self.operations.next()?;
         let not_a_member = &|| OpError::NotAMember(Who::ContactId(contact_id.to_owned()));
+        if self.store.account(contact_id).await?.is_none() {
+            return Err(not_a_member());
+        }
+        // The merchant's directory first: if it keeps the member, so does the till, and the
+        // member is not announced deleted at Vipps while the next lookup would bring them back.
+        self.directory
+            .delete(contact_id)
+            .await
+            .map_err(OpError::Directory)?;
         retrying(|| async move {
             let account = self
                 .store
@@ -945,6 +966,7 @@ mod tests {
         let programs = Programs::new(
             program(),
             store.clone(),
+            crate::directory::Directory::Embedded(store.clone()),
             register,
             Arc::new(Notify::new()),
             &flow::LaneConfig::new("till-1"),

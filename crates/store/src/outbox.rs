@@ -176,6 +176,25 @@ impl Store {
             .await
     }
 
+    /// Marks every item in `ids` delivered at `at`, in one transaction (one fsync for a batch of
+    /// deliveries), with [`Store::mark_delivered`]'s rules for each.
+    pub async fn mark_delivered_all(
+        &self,
+        ids: &[OutboxId],
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write_tx(async |conn| {
+            for &id in ids {
+                mark_delivered(conn, id, at).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Records a failed delivery of a pending item: one more attempt, `error` as the last error,
     /// and not due again before `next_attempt_at`.
     pub async fn mark_failed(

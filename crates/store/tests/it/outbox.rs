@@ -498,3 +498,46 @@ async fn a_failed_delivery_that_is_the_last_counts_as_an_attempt() {
         .expect_err("already dead");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_batch_of_deliveries_is_marked_at_once() {
+    let (_dir, _path, store) = fresh().await;
+    let mut ids = Vec::new();
+    for (key, sale) in [
+        ("capture-1", Some("p-1")),
+        ("event-1", None),
+        ("event-2", None),
+    ] {
+        ids.push(
+            store
+                .enqueue(&record(key, sale, 10))
+                .await
+                .expect("queued")
+                .id(),
+        );
+    }
+    // One of them was marked on its own already: marking it again changes nothing.
+    store
+        .mark_delivered(ids[1], UnixMillis(15))
+        .await
+        .expect("delivered");
+    store
+        .mark_delivered_all(&ids, UnixMillis(20))
+        .await
+        .expect("delivered");
+    assert!(
+        store
+            .due(UnixMillis(100), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    let all = store.list_outbox(OutboxFilter::All).await.expect("all");
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|row| row.state == OutboxState::Delivered));
+    assert_eq!(store.outbox_stats().await.expect("stats").pending, 0);
+    store
+        .mark_delivered_all(&[], UnixMillis(30))
+        .await
+        .expect("nothing to do");
+}
