@@ -206,6 +206,12 @@ async fn decode_prints_every_fixture_as_expected() {
                     )
                 })
                 .collect();
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{}: {got:?} for {want:?}",
+                file.display()
+            );
             // Text fixtures list data only; the symbology is checked where they give it.
             let got: Vec<_> = got
                 .into_iter()
@@ -219,6 +225,73 @@ async fn decode_prints_every_fixture_as_expected() {
         }
     }
     assert!(checked >= 12, "only {checked} fixtures found");
+}
+
+#[tokio::test]
+async fn decode_reads_a_capture_as_the_configured_scanner_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = include_str!("../config/loyaltyd.example.toml");
+    for name in ["client_secret", "subscription_key"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "not-a-real-secret\n").expect("write secret");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    }
+    // The cashier scanner frames its scans with STX and ETX.
+    let config = dir.path().join("config.toml");
+    let stx_etx = example.replace("terminator = \"newline\"", "terminator = \"stx-etx\"");
+    assert_ne!(
+        stx_etx, example,
+        "the example sets the cashier's terminator"
+    );
+    std::fs::write(&config, stx_etx).expect("write config");
+    let capture = dir.path().join("capture.bin");
+    std::fs::write(
+        &capture,
+        b"\x02]E07038010069307\x03\x02]Q1https://qr.vipps.no/p/Xk7qYzW2rT9bQmLp\x03",
+    )
+    .expect("write capture");
+    let capture = capture.to_str().expect("utf-8");
+    let config = config.to_str().expect("utf-8");
+
+    let as_configured = run(&[
+        "decode",
+        "--config",
+        config,
+        "--scanner",
+        "cashier",
+        capture,
+    ])
+    .await;
+    assert!(as_configured.status.success(), "{as_configured:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(as_configured.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            serde_json::json!({"symbology": "]E0", "data": "7038010069307", "kind": "other"}),
+            serde_json::json!({"symbology": "]Q1", "data": "https://qr.vipps.no/p/Xk7qYzW2rT9bQmLp", "kind": "token"}),
+        ]
+    );
+
+    // With the default (newline) framing the same bytes are no scan at all: the control
+    // characters are reported.
+    let defaults = run(&["decode", "--format", "serial", capture]).await;
+    assert!(defaults.status.success(), "{defaults:?}");
+    let stdout = String::from_utf8(defaults.stdout).expect("utf-8");
+    assert!(stdout.lines().all(|l| l.contains("\"error\"")), "{stdout}");
+
+    // A scanner the configuration does not have is named, with the ones it has.
+    let unknown = run(&["decode", "--config", config, "--scanner", "front", capture]).await;
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no scanner \"front\"") && stderr.contains("cashier, customer"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

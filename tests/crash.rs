@@ -3,7 +3,7 @@
 //! **The soak** ([`acknowledged_work_survives_sigkill_at_random_moments`]): a register drives
 //! customer visits (scans, enrollments, payments, cancels; regulars and newcomers; quick, slow,
 //! declining and ignoring payers) against a Vipps simulator that resets connections, loses
-//! replies, answers 5xx and 429 and is slow now and then, and the daemon is killed at random
+//! replies, delivers requests twice, answers 5xx and 429 and is slow now and then, and the daemon is killed at random
 //! moments, many times. Afterwards, with the faults gone and the daemon settled:
 //!
 //! - every payment at Vipps is final (captured, released, aborted, expired or terminated) and was
@@ -74,10 +74,12 @@ valid_for_days = 30
 
 /// Vipps misbehaving, at low rates, drawn from the simulator's seed. The first rule that fires
 /// applies.
-const FAULTS: [&str; 9] = [
+const FAULTS: [&str; 11] = [
     "epayment.create=lost-reply:reset@0.1",
     "epayment.capture=lost-reply:reset@0.2",
     "loyalty=lost-reply:reset@0.2",
+    "epayment.capture=duplicate@0.1",
+    "loyalty=duplicate@0.1",
     "epayment.get=status:500@0.05",
     "*=status:503@0.03",
     "*=reset@0.02",

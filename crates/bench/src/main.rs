@@ -22,6 +22,7 @@
 //! not run.
 
 mod daemon;
+mod floor_relay;
 mod machine;
 mod outcome;
 mod p1_scan;
@@ -61,7 +62,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Scan → barcode event latency through a pty, next to the pty floor.
+    /// Scan → barcode event latency through a pty, next to the relay and raw pty floors.
     P1(p1_scan::P1Args),
     /// Member QR scan → customer event with Vipps at +50 ms: one round trip.
     P2(p2_member::P2Args),
@@ -82,6 +83,16 @@ enum Cmd {
         /// The output of `all` (or of single benchmarks).
         file: PathBuf,
     },
+    /// P1's relay floor, run by P1 itself: copies a pty to a Unix socket.
+    #[command(hide = true)]
+    FloorRelay {
+        /// The pty slave to read.
+        #[arg(long)]
+        pty: PathBuf,
+        /// The Unix socket to write to.
+        #[arg(long)]
+        socket: PathBuf,
+    },
 }
 
 /// Where the benchmarks find the daemon and make their tills.
@@ -101,6 +112,20 @@ fn main() -> ExitCode {
     };
     if let Cmd::Table { file } = &cli.command {
         return table(file);
+    }
+    if let Cmd::FloorRelay { pty, socket } = &cli.command {
+        let relay = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(floor_relay::run(pty, socket)));
+        return match relay {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loyaltyd-bench floor-relay: {e:#}");
+                ExitCode::from(2)
+            }
+        };
     }
     if !env.loyaltyd.is_file() {
         eprintln!(
@@ -145,6 +170,8 @@ async fn run(env: &Env, command: Cmd) -> ExitCode {
             return exit_code(&results);
         }
         Cmd::Table { file } => return table(&file),
+        // Run by `main` before any runtime or daemon is needed.
+        Cmd::FloorRelay { .. } => return ExitCode::from(2),
     };
     let results: Vec<_> = results.into_iter().map(report).collect();
     exit_code(&results)

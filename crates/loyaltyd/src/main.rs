@@ -30,12 +30,30 @@ enum Cmd {
     /// Print what a recorded scanner capture decodes to: one JSON line per scan,
     /// `{"symbology", "data", "kind"}`, kind being vipps-personal, token or other.
     Decode {
-        /// serial (raw bytes), hid-pos or hid-keyboard (one report per line, in hex).
-        #[arg(long, short)]
-        format: scanner::decode::Format,
+        /// serial (raw bytes), hid-pos or hid-keyboard (one report per line, in hex), with the
+        /// decoders' default settings.
+        #[arg(
+            long,
+            short,
+            required_unless_present = "scanner",
+            conflicts_with = "scanner"
+        )]
+        format: Option<scanner::decode::Format>,
         /// The keyboard layout the scanner types in (hid-keyboard): us, no, se, fi, dk, de.
-        #[arg(long, short, default_value = "us")]
+        #[arg(long, short, default_value = "us", conflicts_with = "scanner")]
         layout: scanner::keyboard::Layout,
+        /// Decode as this configured scanner reads (its kind, framing, report layout, keyboard
+        /// layout and limits), from the configuration file.
+        #[arg(long, short)]
+        scanner: Option<String>,
+        /// The configuration file `--scanner` is taken from.
+        #[arg(
+            long,
+            short,
+            default_value = "/etc/loyaltyd/config.toml",
+            requires = "scanner"
+        )]
+        config: PathBuf,
         /// The recording; `-` reads standard input.
         file: PathBuf,
     },
@@ -92,8 +110,22 @@ fn main() -> ExitCode {
         Cmd::Decode {
             format,
             layout,
+            scanner,
+            config,
             file,
         } => {
+            let decoders = match (scanner, format) {
+                (Some(name), _) => match loyaltyd::decode::configured(&config, &name) {
+                    Ok(decoders) => decoders,
+                    Err(e) => {
+                        eprintln!("{e:#}");
+                        return ExitCode::from(2);
+                    }
+                },
+                (None, Some(format)) => scanner::decode::Decoders::defaults(format, layout),
+                // clap requires one of the two.
+                (None, None) => return ExitCode::from(2),
+            };
             let input = if file.as_os_str() == "-" {
                 let mut bytes = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
@@ -102,7 +134,7 @@ fn main() -> ExitCode {
             };
             match input {
                 Ok(input) => {
-                    for line in loyaltyd::decode::lines(format, layout, &input) {
+                    for line in loyaltyd::decode::lines(&decoders, &input) {
                         println!("{line}");
                     }
                     ExitCode::SUCCESS

@@ -143,7 +143,13 @@ impl ScannerBoard {
                 connection: entry.connection.clone(),
             })
             .collect();
-        let ids: Vec<(&str, Option<scanner::DeviceId>)> = self
+        // A USB scanner may show several interfaces with one VID:PID (HID POS, keyboard, a
+        // serial port): a configured scanner is the device of its own kind only.
+        let ids: Vec<(
+            &str,
+            register::devices::ScannerKind,
+            Option<scanner::DeviceId>,
+        )> = self
             .scanners
             .iter()
             .map(|(name, entry)| {
@@ -152,7 +158,7 @@ impl ScannerBoard {
                     .parse::<scanner::DeviceId>()
                     .ok()
                     .map(|id| id.canonical());
-                (name.as_str(), id)
+                (name.as_str(), entry.kind, id)
             })
             .collect();
         let detected = detected
@@ -169,8 +175,11 @@ impl ScannerBoard {
                 };
                 let configured_as = ids
                     .iter()
-                    .find(|(_, id)| id.as_ref().is_some_and(|id| scanner::matches(id, &device)))
-                    .map(|(name, _)| (*name).to_owned());
+                    .find(|(_, configured, id)| {
+                        *configured == kind
+                            && id.as_ref().is_some_and(|id| scanner::matches(id, &device))
+                    })
+                    .map(|(name, _, _)| (*name).to_owned());
                 let mut out =
                     register::devices::DetectedDevice::new(kind, device.path.display().to_string());
                 out.vendor_id = device.vendor_id;
@@ -184,5 +193,63 @@ impl ScannerBoard {
             })
             .collect();
         register::DevicesReply { scanners, detected }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use register::devices::ScannerKind;
+
+    use super::*;
+
+    fn detected(kind: scanner::DetectedKind, path: &str) -> scanner::Detected {
+        scanner::Detected {
+            kind,
+            path: PathBuf::from(path),
+            vendor_id: Some(0x0c2e),
+            product_id: Some(0x0b61),
+            serial: None,
+            manufacturer: Some("Honeywell".to_owned()),
+            product: Some("Xenon".to_owned()),
+            usage_page: None,
+            usage: None,
+            interface: None,
+        }
+    }
+
+    #[test]
+    fn a_configured_scanner_is_only_the_device_of_its_own_kind() {
+        let mut board = ScannerBoard::default();
+        board.add(
+            "cashier",
+            ScannerRole::Cashier,
+            ScannerKind::HidPos,
+            "0c2e:0b61",
+        );
+        // One scanner, three interfaces with the same USB id.
+        let reply = board.devices(vec![
+            detected(scanner::DetectedKind::HidPos, "/dev/hidraw1"),
+            detected(scanner::DetectedKind::HidKeyboard, "/dev/hidraw2"),
+            detected(scanner::DetectedKind::Serial, "/dev/ttyACM0"),
+            detected(scanner::DetectedKind::HidOther, "/dev/hidraw3"),
+        ]);
+        let configured: Vec<(String, Option<String>)> = reply
+            .detected
+            .iter()
+            .map(|d| (d.path.clone(), d.configured_as.clone()))
+            .collect();
+        assert_eq!(
+            configured,
+            [
+                ("/dev/hidraw1".to_owned(), Some("cashier".to_owned())),
+                ("/dev/hidraw2".to_owned(), None),
+                ("/dev/ttyACM0".to_owned(), None),
+            ],
+            "the vendor interface is left out; only the HID POS interface is the scanner"
+        );
+        assert_eq!(reply.scanners.len(), 1);
+        assert_eq!(reply.scanners[0].kind, ScannerKind::HidPos);
     }
 }

@@ -1,7 +1,9 @@
 //! Recorded scanner data to scans: the support tool for "what is my scanner sending".
 //!
 //! [`decode`] runs a recording through the same decoders the device sources use, with their
-//! default settings, and classifies each scan. File formats (as in the shared fixtures):
+//! default settings, and classifies each scan; [`decode_with`] takes a configured scanner's
+//! settings instead ([`Decoders`]: framing, report layout, keyboard layout and limits), so a
+//! capture decodes exactly as the daemon would read it. File formats (as in the shared fixtures):
 //! - [`Format::Serial`]: the raw bytes of a serial line (CR, LF or CRLF terminated scans, AIM
 //!   ids stripped);
 //! - [`Format::HidPos`]: one HID POS input report per line in hex, report id first
@@ -23,7 +25,7 @@ use crate::hid_pos::{HidPosDecoder, HidPosDecoderConfig};
 use crate::keyboard::{KeyboardDecoder, KeyboardDecoderConfig, Layout};
 use crate::report::ReportDecoder;
 use crate::scan::{FrameError, Scan};
-use crate::serial::Framer;
+use crate::serial::{Framer, FramingConfig};
 
 /// What kind of recording a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,9 +116,41 @@ impl Decoded {
 /// [`Format::HidKeyboard`] only. Results come in input order; nothing in `input` can make it
 /// fail or panic.
 pub fn decode(format: Format, layout: Layout, input: &[u8]) -> Vec<Decoded> {
-    match format {
-        Format::Serial => {
-            let mut framer = Framer::default();
+    decode_with(&Decoders::defaults(format, layout), input)
+}
+
+/// A scanner's decoder settings, as its source uses them; the format follows from the kind.
+#[derive(Debug, Clone)]
+pub enum Decoders {
+    /// A serial scanner's framing ([`Format::Serial`] recordings).
+    Serial(FramingConfig),
+    /// A HID POS scanner's report layout and limits ([`Format::HidPos`] recordings).
+    HidPos(HidPosDecoderConfig),
+    /// A keyboard-wedge scanner's layout and limits ([`Format::HidKeyboard`] recordings).
+    HidKeyboard(KeyboardDecoderConfig),
+}
+
+impl Decoders {
+    /// The default decoders for `format`; `layout` is used by [`Format::HidKeyboard`] only.
+    pub fn defaults(format: Format, layout: Layout) -> Self {
+        match format {
+            Format::Serial => Self::Serial(FramingConfig::default()),
+            Format::HidPos => Self::HidPos(HidPosDecoderConfig::default()),
+            Format::HidKeyboard => Self::HidKeyboard(KeyboardDecoderConfig {
+                layout,
+                ..KeyboardDecoderConfig::default()
+            }),
+        }
+    }
+}
+
+/// Decodes a recording with `decoders`, which must be valid settings (a source's, which its
+/// constructor checked). Results come in input order; nothing in `input` can make it fail or
+/// panic.
+pub fn decode_with(decoders: &Decoders, input: &[u8]) -> Vec<Decoded> {
+    match decoders {
+        Decoders::Serial(framing) => {
+            let mut framer = Framer::with_valid(framing.clone());
             let mut results = framer.push(input, Instant::now());
             results.extend(framer.finish());
             results
@@ -124,17 +158,8 @@ pub fn decode(format: Format, layout: Layout, input: &[u8]) -> Vec<Decoded> {
                 .map(|result| Decoded::from_result(result, None))
                 .collect()
         }
-        Format::HidPos => reports(
-            HidPosDecoder::with_valid(HidPosDecoderConfig::default()),
-            input,
-        ),
-        Format::HidKeyboard => reports(
-            KeyboardDecoder::with_valid(KeyboardDecoderConfig {
-                layout,
-                ..KeyboardDecoderConfig::default()
-            }),
-            input,
-        ),
+        Decoders::HidPos(config) => reports(HidPosDecoder::with_valid(*config), input),
+        Decoders::HidKeyboard(config) => reports(KeyboardDecoder::with_valid(*config), input),
     }
 }
 

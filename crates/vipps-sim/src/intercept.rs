@@ -65,10 +65,11 @@ pub(crate) async fn intercept(
     };
     recorder.body(&parts.headers, &bytes);
     let path = parts.uri.path().to_owned();
-    let request = Request::from_parts(parts, Body::from(bytes));
 
     let Some(endpoint) = endpoint else {
-        let response = next.run(request).await;
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
         recorder.finish(response.status().as_u16());
         return response;
     };
@@ -77,6 +78,9 @@ pub(crate) async fn intercept(
         recorder.fault(fault);
         tracing::debug!(%endpoint, %fault, "injecting a fault");
     }
+    let first_delivery = matches!(fault, Some(Fault::Duplicate))
+        .then(|| Request::from_parts(parts.clone(), Body::from(bytes.clone())));
+    let request = Request::from_parts(parts, Body::from(bytes));
     let exchange = Exchange {
         shared,
         endpoint,
@@ -100,6 +104,13 @@ pub(crate) async fn intercept(
             let mut exchange = exchange;
             exchange.handle(request, next).await;
             exchange.cut()
+        }
+        Some(Fault::Duplicate) => {
+            let mut exchange = exchange;
+            if let Some(first) = first_delivery {
+                exchange.deliver_unanswered(first, next.clone()).await;
+            }
+            exchange.answer(request, next).await
         }
         Some(Fault::LostReply(LostReply::Delay(delay))) => {
             let mut exchange = exchange;
@@ -130,6 +141,15 @@ impl Exchange {
         }
         self.recorder.finish(response.status().as_u16());
         response
+    }
+
+    /// Runs the handler for a delivery whose answer nobody reads (the first of a duplicate
+    /// pair). The request log keeps one entry, marked with the fault.
+    async fn deliver_unanswered(&mut self, request: Request, next: Next) {
+        let response = next.run(request).await;
+        if response.extensions().get::<DuplicateDelivery>().is_some() {
+            self.shared.faults().count_duplicate(self.endpoint);
+        }
     }
 
     /// Runs the handler and sends its answer.

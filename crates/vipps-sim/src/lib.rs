@@ -77,7 +77,10 @@
 //!     waits). This is "approval after a client timeout" and "duplicate delivery": the client's
 //!     retry with the same `Idempotency-Key` or `eventId` gets the original answer, has no second
 //!     effect, and is counted as a duplicate delivery (eCom: the same `X-Request-Id`, or the
-//!     same initiate body, which eCom refuses with code 34).
+//!     same initiate body, which eCom refuses with code 34);
+//!   - `duplicate`: the request reaches the handler twice, as a network or gateway that resends
+//!     it would deliver it, and the client gets the second answer (a duplicate delivery when the
+//!     request carries its idempotency key, `eventId` or `X-Request-Id`).
 //! - RATE: the probability (0–1, default 1) that the rule fires on a request it selects;
 //!   TIMES: the rule fires at most N times (then stays listed, exhausted); SEED: the rule's own
 //!   random seed (default [`SimConfig::seed`] plus the rule's position), so runs repeat exactly.

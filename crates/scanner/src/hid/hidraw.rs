@@ -43,21 +43,32 @@ impl HidrawOpener {
         if let DeviceId::Path(path) = &self.device {
             return Ok(path.clone());
         }
-        let wanted = match self.interface {
-            Interface::Pos => DetectedKind::HidPos,
-            Interface::Keyboard => DetectedKind::HidKeyboard,
-        };
-        device::hid_devices_of(api)
-            .into_iter()
-            .find(|found| found.kind == wanted && device::matches(&self.device, found))
-            .map(|found| found.path)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("no {} interface of {} is plugged in", wanted, self.device),
-                )
-            })
+        choose(&self.device, self.interface, device::hid_devices_of(api))
     }
+}
+
+/// Of the HID collections enumerated, the node of `device`'s `interface`: a collection of that
+/// device (and serial number) with the interface's usage, never a vendor collection of the
+/// same device. The first in enumeration order wins.
+fn choose(
+    device: &DeviceId,
+    interface: Interface,
+    enumerated: Vec<device::Detected>,
+) -> io::Result<PathBuf> {
+    let wanted = match interface {
+        Interface::Pos => DetectedKind::HidPos,
+        Interface::Keyboard => DetectedKind::HidKeyboard,
+    };
+    enumerated
+        .into_iter()
+        .find(|found| found.kind == wanted && device::matches(device, found))
+        .map(|found| found.path)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no {wanted} interface of {device} is plugged in"),
+            )
+        })
 }
 
 impl DeviceOpener for HidrawOpener {
@@ -146,5 +157,76 @@ impl ReportDevice for HidrawDevice {
     fn read_report(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
         let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         self.hid.read_timeout(buf, millis).map_err(io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Detected, USAGE_PAGE_POS};
+
+    /// A collection of a Honeywell scanner (0c2e:0b61) as hidapi enumerates it.
+    fn collection(path: &str, usage_page: u16, usage: u16, serial: &str) -> Detected {
+        Detected {
+            kind: DetectedKind::of_hid(usage_page, usage),
+            path: PathBuf::from(path),
+            vendor_id: Some(0x0c2e),
+            product_id: Some(0x0b61),
+            serial: Some(serial.to_owned()),
+            manufacturer: Some("Honeywell".to_owned()),
+            product: Some("Xenon 1950g".to_owned()),
+            usage_page: Some(usage_page),
+            usage: Some(usage),
+            interface: Some(0),
+        }
+    }
+
+    fn scanner(serial: &str, first: u16) -> Vec<Detected> {
+        vec![
+            // The vendor collection comes first, with the same ids.
+            collection(&format!("/dev/hidraw{first}"), 0xFF45, 0x01, serial),
+            collection(
+                &format!("/dev/hidraw{}", first + 1),
+                USAGE_PAGE_POS,
+                0x02,
+                serial,
+            ),
+            collection(&format!("/dev/hidraw{}", first + 2), 0x01, 0x06, serial),
+        ]
+    }
+
+    #[test]
+    fn the_pos_collection_is_chosen_not_the_vendor_one_with_the_same_ids() {
+        let id: DeviceId = "0c2e:0b61".parse().expect("id");
+        assert_eq!(
+            choose(&id, Interface::Pos, scanner("A1", 0)).expect("found"),
+            PathBuf::from("/dev/hidraw1")
+        );
+        assert_eq!(
+            choose(&id, Interface::Keyboard, scanner("A1", 0)).expect("found"),
+            PathBuf::from("/dev/hidraw2")
+        );
+    }
+
+    #[test]
+    fn a_serial_number_picks_one_of_two_identical_scanners() {
+        let mut both = scanner("A1", 0);
+        both.extend(scanner("B2", 3));
+        let id: DeviceId = "0c2e:0b61:B2".parse().expect("id");
+        assert_eq!(
+            choose(&id, Interface::Pos, both).expect("found"),
+            PathBuf::from("/dev/hidraw4")
+        );
+    }
+
+    #[test]
+    fn a_device_without_the_interface_is_not_found_and_says_so() {
+        let id: DeviceId = "0c2e:0b61".parse().expect("id");
+        let vendor_only = vec![collection("/dev/hidraw0", 0xFF45, 0x01, "A1")];
+        let error = choose(&id, Interface::Pos, vendor_only).expect_err("no POS collection");
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(error.to_string().contains("0c2e:0b61"), "{error}");
+        let other = "05e0:1200".parse().expect("id");
+        assert!(choose(&other, Interface::Pos, scanner("A1", 0)).is_err());
     }
 }

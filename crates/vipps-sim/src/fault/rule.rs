@@ -77,6 +77,11 @@ pub enum Fault {
     /// but the answer is lost. A retry with the same idempotency key, `eventId` or `X-Request-Id`
     /// gets the original answer and counts as a duplicate delivery.
     LostReply(LostReply),
+    /// `duplicate`: the request reaches the handler twice, as a network or gateway that resends
+    /// it would deliver it; the client gets the second answer. A second delivery with the same
+    /// idempotency key, `eventId` or `X-Request-Id` gets the original answer and counts as a
+    /// duplicate delivery.
+    Duplicate,
 }
 
 /// How an answer is lost after the request took effect.
@@ -104,6 +109,8 @@ pub enum FaultKind {
     Reset,
     /// [`Fault::LostReply`].
     LostReply,
+    /// [`Fault::Duplicate`].
+    Duplicate,
 }
 
 impl Fault {
@@ -116,6 +123,7 @@ impl Fault {
             Self::Hang => FaultKind::Hang,
             Self::Reset => FaultKind::Reset,
             Self::LostReply(_) => FaultKind::LostReply,
+            Self::Duplicate => FaultKind::Duplicate,
         }
     }
 }
@@ -134,6 +142,7 @@ impl fmt::Display for Fault {
             Self::LostReply(LostReply::Delay(d)) => {
                 write!(f, "lost-reply:delay:{}", DisplayDuration(*d))
             }
+            Self::Duplicate => f.write_str("duplicate"),
         }
     }
 }
@@ -150,6 +159,7 @@ impl FromStr for Fault {
         match (name, argument) {
             ("hang", None) => Ok(Self::Hang),
             ("reset", None) => Ok(Self::Reset),
+            ("duplicate", None) => Ok(Self::Duplicate),
             ("lost-reply", None | Some("reset")) => Ok(Self::LostReply(LostReply::Reset)),
             ("lost-reply", Some(rest)) => match rest.strip_prefix("delay:") {
                 Some(duration) => Ok(Self::LostReply(LostReply::Delay(parse_duration(duration)?))),

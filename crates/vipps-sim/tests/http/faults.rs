@@ -275,6 +275,56 @@ async fn lost_reply_by_delay_captures_once_however_often_the_client_retries() {
 }
 
 #[tokio::test]
+async fn duplicate_delivers_the_request_twice_and_it_takes_effect_once() {
+    let env = Env::start().await;
+    let (status, _) = parts(env.create_payment("order-dup-1", 10_000, MSISDN).await).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(env.final_state("order-dup-1").await["state"], "AUTHORIZED");
+
+    rules(
+        &env.sim,
+        &["epayment.capture=duplicatex1", "loyalty=duplicatex1"],
+    );
+    let (status, body) = parts(
+        env.merchant(Method::POST, "/epayment/v1/payments/order-dup-1/capture")
+            .header("Idempotency-Key", "capture-dup-1")
+            .json(&nok(10_000))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["aggregate"]["capturedAmount"]["value"], 10_000,
+        "the second delivery answers like the first"
+    );
+    assert_eq!(env.sim.payment("order-dup-1").unwrap().captured, 10_000);
+
+    let stored = env
+        .merchant(Method::POST, "/loyalty/v1/events")
+        .json(&loyalty_event("evt-dup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    assert_eq!(env.sim.loyalty_events().len(), 1, "stored once");
+
+    let stats = env.sim.fault_stats();
+    for endpoint in [Endpoint::EpaymentCapture, Endpoint::Loyalty] {
+        let stats = stats.endpoint(endpoint);
+        assert_eq!(stats.faulted(FaultKind::Duplicate), 1, "{endpoint}");
+        assert_eq!(stats.duplicates, 1, "{endpoint}: the second delivery");
+    }
+    assert_eq!(
+        "duplicate".parse::<Fault>().unwrap(),
+        Fault::Duplicate,
+        "the rule's text"
+    );
+    assert_eq!(Fault::Duplicate.to_string(), "duplicate");
+}
+
+#[tokio::test]
 async fn an_approval_while_the_get_timed_out_shows_on_the_next_get() {
     let env = Env::start().await;
     env.sim.set_customer(
