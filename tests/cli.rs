@@ -11,11 +11,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_loyaltyd");
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn run(args: &[&str]) -> std::process::Output {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
+    run_with_env(args, &[]).await
+}
+
+/// Runs loyaltyd with `env` added to (or, with `None`, removed from) its environment.
+async fn run_with_env(
+    args: &[&str],
+    env: &[(&str, Option<&std::path::Path>)],
+) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let child = command.output();
     tokio::time::timeout(WAIT, child)
         .await
         .expect("loyaltyd finished in time")
@@ -104,12 +116,7 @@ async fn check_config_accepts_the_example_and_names_key_and_line_of_a_mistake() 
     let dir = tempfile::tempdir().expect("tempdir");
     let example = include_str!("../config/loyaltyd.example.toml");
     // Secret files next to the config, private, as the example describes.
-    for name in ["client_secret", "subscription_key"] {
-        let path = dir.path().join(name);
-        std::fs::write(&path, "not-a-real-secret\n").expect("write secret");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    }
+    write_secrets(dir.path(), 0o640);
     let good = dir.path().join("config.toml");
     std::fs::write(&good, example).expect("write config");
     let out = run(&["check-config", "--config", good.to_str().expect("utf-8")]).await;
@@ -133,6 +140,16 @@ async fn check_config_accepts_the_example_and_names_key_and_line_of_a_mistake() 
         stderr.contains(&format!("line {line}")) && stderr.contains("expected u32"),
         "{stderr}"
     );
+}
+
+/// The example configuration's two secret files in `dir`, with `mode`.
+fn write_secrets(dir: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["client_secret", "subscription_key"] {
+        let path = dir.join(name);
+        std::fs::write(&path, "not-a-real-secret\n").expect("write secret");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
 }
 
 /// The shared scanner fixtures, beside this checkout.
@@ -228,15 +245,60 @@ async fn decode_prints_every_fixture_as_expected() {
 }
 
 #[tokio::test]
+async fn secrets_come_from_systemd_credentials_and_an_open_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    // The configuration names the secrets by bare name; systemd's LoadCredential= puts them in
+    // $CREDENTIALS_DIRECTORY, not next to the configuration file.
+    let etc = tempfile::tempdir().expect("tempdir");
+    let credentials = tempfile::tempdir().expect("tempdir");
+    let config = etc.path().join("config.toml");
+    std::fs::write(&config, include_str!("../config/loyaltyd.example.toml")).expect("write");
+    write_secrets(credentials.path(), 0o400);
+    let config = config.to_str().expect("utf-8");
+    let check = ["check-config", "--config", config];
+
+    let out = run_with_env(
+        &check,
+        &[("CREDENTIALS_DIRECTORY", Some(credentials.path()))],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without the credentials directory the bare names are looked for next to the config.
+    let out = run_with_env(&check, &[("CREDENTIALS_DIRECTORY", None)]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("client_secret_file") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+
+    // A secret others may read is refused, with the fix, and never quoted.
+    let open = credentials.path().join("client_secret");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run_with_env(
+        &check,
+        &[("CREDENTIALS_DIRECTORY", Some(credentials.path()))],
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("accessible by others") && stderr.contains("chmod o-rwx"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-a-real-secret"), "{stderr}");
+}
+
+#[tokio::test]
 async fn decode_reads_a_capture_as_the_configured_scanner_does() {
     let dir = tempfile::tempdir().expect("tempdir");
     let example = include_str!("../config/loyaltyd.example.toml");
-    for name in ["client_secret", "subscription_key"] {
-        let path = dir.path().join(name);
-        std::fs::write(&path, "not-a-real-secret\n").expect("write secret");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    }
+    write_secrets(dir.path(), 0o640);
     // The cashier scanner frames its scans with STX and ETX.
     let config = dir.path().join("config.toml");
     let stx_etx = example.replace("terminator = \"newline\"", "terminator = \"stx-etx\"");

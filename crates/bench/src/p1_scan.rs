@@ -159,29 +159,10 @@ impl Relay {
 
     /// Writes `line` into the relay's pty; returns the time until it came out of the socket.
     async fn once(&mut self, line: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<Duration> {
-        buf.clear();
-        let mut chunk = [0u8; 512];
         let started = Instant::now();
         self.pty.send(line).await?;
-        while buf.len() < line.len() {
-            let n = tokio::time::timeout(WAIT, self.from_relay.read(&mut chunk))
-                .await
-                .context("the floor relay did not deliver the line")?
-                .context("floor relay read")?;
-            if n == 0 {
-                bail!("the floor relay closed");
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let elapsed = started.elapsed();
-        if buf.as_slice() != line {
-            bail!(
-                "the floor relay delivered {:?} for {:?}",
-                String::from_utf8_lossy(buf),
-                String::from_utf8_lossy(line)
-            );
-        }
-        Ok(elapsed)
+        read_line(&mut self.from_relay, line, buf, "the floor relay").await?;
+        Ok(started.elapsed())
     }
 
     async fn stop(mut self) {
@@ -193,29 +174,39 @@ impl Relay {
 /// the write to the arrival of the line's last byte.
 async fn floor_once(pty: &mut Pty, line: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<Duration> {
     let (master, slave) = pty.ends();
-    buf.clear();
-    let mut chunk = [0u8; 512];
     let started = Instant::now();
     master.write_all(line).await.context("floor pty write")?;
+    read_line(slave, line, buf, "the floor pty").await?;
+    Ok(started.elapsed())
+}
+
+/// Reads from `from` until `line`'s length has arrived, and checks it is `line`.
+async fn read_line(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    line: &[u8],
+    buf: &mut Vec<u8>,
+    what: &str,
+) -> anyhow::Result<()> {
+    buf.clear();
+    let mut chunk = [0u8; 512];
     while buf.len() < line.len() {
-        let n = tokio::time::timeout(WAIT, slave.read(&mut chunk))
+        let n = tokio::time::timeout(WAIT, from.read(&mut chunk))
             .await
-            .context("the floor pty did not deliver the line")?
-            .context("floor pty read")?;
+            .with_context(|| format!("{what} did not deliver the line"))?
+            .with_context(|| format!("{what}: read"))?;
         if n == 0 {
-            bail!("the floor pty closed");
+            bail!("{what} closed");
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let elapsed = started.elapsed();
     if buf.as_slice() != line {
         bail!(
-            "the floor pty delivered {:?} for {:?}",
+            "{what} delivered {:?} for {:?}",
             String::from_utf8_lossy(buf),
             String::from_utf8_lossy(line)
         );
     }
-    Ok(elapsed)
+    Ok(())
 }
 
 #[cfg(test)]
