@@ -160,6 +160,38 @@ async fn declined_and_expired_payments_are_reported_as_such() {
     till.stop().await;
 }
 
+/// A kill may come after a payment's outcome is recorded and before the register hears it; the
+/// next run tells the register the last run's recent outcomes again, with their details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_run_tells_the_register_recent_outcomes_again() {
+    let mut till = Till::start(fast_sim()).await;
+    till.sim
+        .set_customer(MEMBER, script(vipps_sim::PaymentBehavior::Decline));
+    till.scan(MEMBER_QR).await;
+    till.expect("customer", &[("status", "identified")]).await;
+    let reference = till.pay(10000).await;
+    let told = till
+        .expect("payment", &[("status", "failed"), ("reason", "aborted")])
+        .await;
+
+    till.crash_and_restart().await;
+    let again = till
+        .expect(
+            "payment",
+            &[("status", "failed"), ("reference", reference.as_str())],
+        )
+        .await;
+    for field in ["reference", "amount", "reason", "detail"] {
+        assert_eq!(again[field], told[field], "{field}: {again} vs {told}");
+    }
+    assert!(
+        till.log().contains("telling the register again"),
+        "{}",
+        till.log()
+    );
+    till.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_during_payment_cancels_it_at_vipps() {
     let mut till = Till::start(vipps_sim::SimConfig {

@@ -18,6 +18,34 @@ use tokio::sync::{Notify, mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::effects::Effects;
+
+/// How far back the payment outcomes told to the register are told again at start.
+pub const OUTCOME_REPLAY: Duration = Duration::from_secs(15 * 60);
+
+/// The record that keeps `notice`, if it is a payment's outcome (authorized, captured, failed,
+/// cancelled): the register event it becomes, serialized.
+fn outcome_record(notice: &flow::Notice) -> Option<store::OutcomeRecord> {
+    let flow::Notice::Payment {
+        reference, status, ..
+    } = notice
+    else {
+        return None;
+    };
+    let status = match status {
+        flow::PaymentStatus::Requested => return None,
+        flow::PaymentStatus::Authorized => "authorized",
+        flow::PaymentStatus::Captured => "captured",
+        flow::PaymentStatus::Failed { .. } => "failed",
+        flow::PaymentStatus::Cancelled => "cancelled",
+    };
+    let event = serde_json::to_string(&register::Event::from_notice(notice)).ok()?;
+    Some(store::OutcomeRecord {
+        reference: reference.clone(),
+        status: status.to_owned(),
+        event,
+        recorded_at: crate::clock::wall_now(),
+    })
+}
 use crate::outbox;
 use crate::scanners::{ScannerBoard, ScannerUpdate};
 
@@ -150,6 +178,7 @@ impl Driver {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Fatal> {
         tokio::pin!(shutdown);
+        self.replay_outcomes().await;
         self.resume_unfinished_payments().await?;
         loop {
             if let Some(deadline) = self.stopping {
@@ -229,6 +258,40 @@ impl Driver {
                     )));
             }
             None => info!("stopping"),
+        }
+    }
+
+    /// Publishes again the payment outcomes of the last [`OUTCOME_REPLAY`]: an earlier run may
+    /// have been killed after recording one and before the register heard it. A register
+    /// matches outcomes by reference, so hearing one twice changes nothing for it (documented in
+    /// docs/register-protocol.md). Older ones are forgotten.
+    async fn replay_outcomes(&self) {
+        let now = crate::clock::wall_now();
+        let since =
+            flow::UnixMillis(now.0 - i64::try_from(OUTCOME_REPLAY.as_millis()).unwrap_or(0));
+        if let Err(e) = self.store.forget_outcomes_before(since).await {
+            warn!("cannot forget old payment outcomes: {e}");
+        }
+        let events = match self.store.outcomes_since(since).await {
+            Ok(events) => events,
+            Err(e) => {
+                error!("cannot read the recent payment outcomes; they are not told again: {e}");
+                return;
+            }
+        };
+        if !events.is_empty() {
+            info!(
+                count = events.len(),
+                "telling the register again the payment outcomes of the last run's final minutes"
+            );
+        }
+        for event in events {
+            match serde_json::from_str::<register::Event>(&event) {
+                Ok(event) => {
+                    self.register.publish(event);
+                }
+                Err(e) => warn!("a kept payment outcome is unreadable, skipped: {e}"),
+            }
         }
     }
 
@@ -496,6 +559,11 @@ impl Driver {
                     self.call(id, request);
                 }
                 Output::Notify(notice) => {
+                    // A payment's outcome is kept with the journal step it reports, so that a
+                    // kill before the register hears it cannot lose it (see `replay_outcomes`).
+                    if let Some(record) = outcome_record(&notice) {
+                        writes.push(store::Write::RecordOutcome(record));
+                    }
                     self.flush(&mut writes).await?;
                     self.counters.observe(&notice);
                     self.service.metrics.notice(&notice);

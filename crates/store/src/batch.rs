@@ -11,8 +11,9 @@ use flow::{JournalEntry, UnixMillis};
 
 use crate::error::{Fault, StoreError};
 use crate::outbox::{Enqueued, OutboxRecord};
+use crate::outcomes::OutcomeRecord;
 use crate::purchases::PurchaseState;
-use crate::{Store, accounts, journal, outbox, purchases};
+use crate::{Store, accounts, journal, outbox, outcomes, purchases};
 
 /// One write in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,9 @@ pub enum Write {
         /// The member's contact id.
         contact_id: String,
     },
+    /// A payment outcome as the register is about to be told it ([`crate::OutcomeRecord`]),
+    /// kept with the journal step it reports. The same payment and status again is a no-op.
+    RecordOutcome(OutcomeRecord),
 }
 
 /// What one [`Write`] did, in the order of the batch.
@@ -82,6 +86,8 @@ pub enum WriteOutcome {
     PurchaseVoided,
     /// The member and their loyalty data are deleted.
     MemberDeleted,
+    /// The payment outcome is kept.
+    OutcomeRecorded,
 }
 
 impl Store {
@@ -127,6 +133,10 @@ async fn apply_all(
             Write::DeleteMember { contact_id } => {
                 accounts::delete_member(conn, contact_id).await?;
                 WriteOutcome::MemberDeleted
+            }
+            Write::RecordOutcome(record) => {
+                outcomes::record(conn, record).await?;
+                WriteOutcome::OutcomeRecorded
             }
         });
     }

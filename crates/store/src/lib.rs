@@ -49,6 +49,7 @@ mod hygiene_tests;
 mod journal;
 mod members;
 mod outbox;
+mod outcomes;
 mod purchases;
 mod store;
 
@@ -58,5 +59,6 @@ pub use journal::JournalRow;
 pub use outbox::{
     Enqueued, OutboxFilter, OutboxId, OutboxRecord, OutboxRow, OutboxState, OutboxStats,
 };
+pub use outcomes::OutcomeRecord;
 pub use purchases::{PurchaseRow, PurchaseState};
 pub use store::Store;

@@ -87,6 +87,7 @@ async fn migrations_run_on_a_fresh_file_and_once_only_on_reopen() {
         [
             "members",
             "outbox",
+            "payment_outcomes",
             "payments",
             "purchases",
             "rewards",

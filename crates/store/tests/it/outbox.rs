@@ -541,3 +541,44 @@ async fn a_batch_of_deliveries_is_marked_at_once() {
         .await
         .expect("nothing to do");
 }
+
+#[tokio::test]
+async fn payment_outcomes_are_kept_once_each_and_forgotten_when_old() {
+    use store::{OutcomeRecord, Write};
+    let (_dir, _path, store) = fresh().await;
+    let outcome = |reference: &str, status: &str, at: i64| {
+        Write::RecordOutcome(OutcomeRecord {
+            reference: reference.to_owned(),
+            status: status.to_owned(),
+            event: format!("{reference} {status} {at}"),
+            recorded_at: UnixMillis(at),
+        })
+    };
+    store
+        .write(&[
+            outcome("p-1", "authorized", 10),
+            outcome("p-1", "captured", 20),
+        ])
+        .await
+        .expect("kept");
+    // The same outcome again keeps the first.
+    store
+        .write(&[outcome("p-1", "captured", 30), outcome("p-2", "failed", 40)])
+        .await
+        .expect("kept");
+    assert_eq!(
+        store.outcomes_since(UnixMillis(15)).await.expect("read"),
+        ["p-1 captured 20", "p-2 failed 40"]
+    );
+    assert_eq!(
+        store
+            .forget_outcomes_before(UnixMillis(25))
+            .await
+            .expect("forgotten"),
+        2
+    );
+    assert_eq!(
+        store.outcomes_since(UnixMillis(0)).await.expect("read"),
+        ["p-2 failed 40"]
+    );
+}
