@@ -113,21 +113,8 @@ fn main() -> ExitCode {
     if let Cmd::Table { file } = &cli.command {
         return table(file);
     }
-    if let Cmd::FloorRelay { pty, socket } = &cli.command {
-        let relay = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|runtime| runtime.block_on(floor_relay::run(pty, socket)));
-        return match relay {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("loyaltyd-bench floor-relay: {e:#}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    if !env.loyaltyd.is_file() {
+    let needs_daemon = !matches!(cli.command, Cmd::FloorRelay { .. });
+    if needs_daemon && !env.loyaltyd.is_file() {
         eprintln!(
             "loyaltyd-bench: no daemon at {} (run `cargo build --release -p loyaltyd`, or pass --loyaltyd)",
             env.loyaltyd.display()
@@ -170,8 +157,15 @@ async fn run(env: &Env, command: Cmd) -> ExitCode {
             return exit_code(&results);
         }
         Cmd::Table { file } => return table(&file),
-        // Run by `main` before any runtime or daemon is needed.
-        Cmd::FloorRelay { .. } => return ExitCode::from(2),
+        Cmd::FloorRelay { pty, socket } => {
+            return match floor_relay::run(&pty, &socket).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("loyaltyd-bench floor-relay: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     let results: Vec<_> = results.into_iter().map(report).collect();
     exit_code(&results)

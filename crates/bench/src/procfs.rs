@@ -81,37 +81,24 @@ pub fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
 /// `/proc/PID/task/TID/schedstat` (first field). Finer than [`cpu_ticks`], but threads that have
 /// exited are not counted.
 pub fn live_threads_runtime(pid: u32) -> Result<Duration, ProcError> {
-    let dir = PathBuf::from(format!("/proc/{pid}/task"));
-    let entries = std::fs::read_dir(&dir).map_err(|source| ProcError::Read {
-        path: dir.clone(),
-        source,
-    })?;
-    let mut total = 0u64;
-    for entry in entries {
-        let entry = entry.map_err(|source| ProcError::Read {
-            path: dir.clone(),
-            source,
-        })?;
-        let path = entry.path().join("schedstat");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                total += parse_schedstat_ns(&text).ok_or(ProcError::Format {
-                    path,
-                    what: "the run time",
-                })?;
-            }
-            // The thread exited between the listing and the read.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(ProcError::Read { path, source }),
-        }
-    }
-    Ok(Duration::from_nanos(total))
+    sum_over_threads(pid, "schedstat", "the run time", parse_schedstat_ns).map(Duration::from_nanos)
 }
 
 /// Context switches of the process's live threads (voluntary and involuntary), from each
 /// `/proc/PID/task/TID/status`: how often its threads were woken and put to sleep. A process
 /// that polls shows a steady stream of them while idle.
 pub fn live_threads_context_switches(pid: u32) -> Result<u64, ProcError> {
+    sum_over_threads(pid, "status", "the context switch counts", context_switches)
+}
+
+/// The sum of `read(/proc/PID/task/TID/FILE)` over the process's live threads; `what` names
+/// the figure when a file does not hold it.
+fn sum_over_threads(
+    pid: u32,
+    file: &str,
+    what: &'static str,
+    read: impl Fn(&str) -> Option<u64>,
+) -> Result<u64, ProcError> {
     let dir = PathBuf::from(format!("/proc/{pid}/task"));
     let entries = std::fs::read_dir(&dir).map_err(|source| ProcError::Read {
         path: dir.clone(),
@@ -123,15 +110,12 @@ pub fn live_threads_context_switches(pid: u32) -> Result<u64, ProcError> {
             path: dir.clone(),
             source,
         })?;
-        let path = entry.path().join("status");
+        let path = entry.path().join(file);
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                total += context_switches(&text).ok_or(ProcError::Format {
-                    path,
-                    what: "the context switch counts",
-                })?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(text) => total += read(&text).ok_or(ProcError::Format { path, what })?,
+            // The thread exited between the listing and the read: its directory is gone
+            // (NotFound), or still listed for a dead task (ESRCH).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {}
             Err(source) => return Err(ProcError::Read { path, source }),
         }
     }

@@ -291,15 +291,8 @@ impl HttpDirectory {
         match status {
             200 | 201 => {
                 let member = parse_member(&answer, msisdn)?;
-                let registration = announce(&member);
-                self.inner
-                    .store
-                    .keep_member_and_enqueue(&member, registration.as_ref())
-                    .await
-                    .map_err(|source| DirectoryError::Mirror {
-                        contact_id: member.contact_id.clone(),
-                        source,
-                    })?;
+                self.keep_locally(&member, announce(&member).as_ref())
+                    .await?;
                 self.remember(&member);
                 debug!(msisdn = %msisdn, contact_id = %member.contact_id, "member created in the directory");
                 Ok(member)
@@ -345,29 +338,26 @@ impl HttpDirectory {
     /// it.
     async fn member(&self, body: &[u8], msisdn: &Msisdn) -> Result<Member, DirectoryError> {
         let member = parse_member(body, msisdn)?;
-        self.keep_locally(&member).await?;
+        self.keep_locally(&member, None).await?;
         self.remember(&member);
         Ok(member)
     }
 
     /// Copies a member into the till's store the first time it is seen (see the
-    /// [module documentation](self)).
-    async fn keep_locally(&self, member: &Member) -> Result<(), DirectoryError> {
-        let failed = |source| DirectoryError::Mirror {
-            contact_id: member.contact_id.clone(),
-            source,
-        };
-        let store = &self.inner.store;
-        if store
-            .member_by_contact_id(&member.contact_id)
+    /// [module documentation](self)), with `registration` queued in the same transaction.
+    async fn keep_locally(
+        &self,
+        member: &Member,
+        registration: Option<&store::OutboxRecord>,
+    ) -> Result<(), DirectoryError> {
+        self.inner
+            .store
+            .keep_member_and_enqueue(member, registration)
             .await
-            .map_err(failed)?
-            .is_none()
-        {
-            store.upsert_member(member).await.map_err(failed)?;
-            debug!(contact_id = %member.contact_id, "member from the directory kept in the till's store");
-        }
-        Ok(())
+            .map_err(|source| DirectoryError::Mirror {
+                contact_id: member.contact_id.clone(),
+                source,
+            })
     }
 
     /// Deletes the member with `contact_id` from the merchant's directory and forgets them here.

@@ -331,9 +331,7 @@ impl Driver {
     /// which is late but never wrong.
     async fn capture_delivered(&self, reference: &str) -> bool {
         match self.store.outbox_for(reference).await {
-            Ok(items) => items
-                .iter()
-                .any(|item| item.kind == "capture" && item.state == store::OutboxState::Delivered),
+            Ok(items) => outbox::capture_delivered(&items),
             Err(e) => {
                 error!(%reference, "cannot read the outbox; the payment stays authorized until a later start: {e}");
                 false

@@ -30,6 +30,16 @@ pub enum RecordError {
     NeedsPaymentApi(&'static str),
 }
 
+/// The kind of a capture's record.
+pub const CAPTURE: &str = "capture";
+
+/// Whether a sale's outbox items (`Store::outbox_for`) hold its capture as delivered.
+pub fn capture_delivered(items: &[store::OutboxRow]) -> bool {
+    items
+        .iter()
+        .any(|item| item.kind == CAPTURE && item.state == store::OutboxState::Delivered)
+}
+
 /// Turns an outbox item that involves no payment (a loyalty event) into a durable record. A
 /// capture or cancel is [`RecordError::NeedsPaymentApi`]: those go through [`record_for`].
 pub fn record(item: &OutboxItem, at: UnixMillis) -> Result<store::OutboxRecord, RecordError> {
@@ -79,7 +89,7 @@ pub fn record_for(
         } => {
             let amount = crate::effects::amount(*amount);
             let operation = payments.capture(reference, &amount, idempotency_key);
-            durable(item, "capture", &operation, at)
+            durable(item, CAPTURE, &operation, at)
         }
         OutboxItem::Cancel {
             reference,
@@ -433,7 +443,7 @@ fn retry_later(operation: &vipps::Operation, error: &vipps::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -478,7 +488,8 @@ mod tests {
         assert!(retry_later(&capture, &api(503)));
     }
 
-    fn ecom() -> vipps::PaymentApi {
+    /// An eCom payment API as a shop configures it, for tests here and in `refund`.
+    pub(crate) fn ecom() -> vipps::PaymentApi {
         vipps::PaymentApi::Ecom(
             vipps::EcomSettings::new(
                 vipps::ecom::MerchantUrls::new(

@@ -289,6 +289,7 @@ fn reply(refund: &Refund, state: RefundState) -> RefundReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbox::tests::ecom;
     use flow::{JournalEntry, JournalState};
 
     const LANE: &str = "lane1";
@@ -305,20 +306,6 @@ mod tests {
             amount: nok(minor),
             refund_id: RefundId::new(refund_id).expect("valid id"),
         }
-    }
-
-    fn ecom() -> vipps::PaymentApi {
-        vipps::PaymentApi::Ecom(
-            vipps::EcomSettings::new(
-                vipps::ecom::MerchantUrls::new(
-                    "https://shop.example.no/vipps",
-                    "https://shop.example.no",
-                )
-                .expect("urls"),
-                "Kari's Bakery",
-            )
-            .expect("settings"),
-        )
     }
 
     /// A store with a NOK 499.00 payment of `LANE` in `state`.

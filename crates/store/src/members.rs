@@ -54,8 +54,8 @@ impl Store {
     }
 
     /// Keeps a copy of a member made elsewhere (the merchant's directory) unless one with the
-    /// same contact id is kept already, and queues `record` (their registration at Vipps) in the
-    /// same transaction.
+    /// same contact id is kept already (the till's copy then stays as it is), and queues `record`
+    /// (their registration at Vipps), if any, in the same transaction.
     pub async fn keep_member_and_enqueue(
         &self,
         member: &Member,

@@ -272,6 +272,17 @@ async fn a_number_that_is_not_a_member_is_asked_again_every_time() {
     assert!(store.list_members().await.expect("store").is_empty());
 }
 
+/// The keys of the items waiting in the till's outbox.
+async fn queued_keys(store: &store::Store) -> Vec<String> {
+    store
+        .list_outbox(store::OutboxFilter::Pending)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|item| item.key)
+        .collect()
+}
+
 #[tokio::test]
 async fn enrollment_creates_the_member_in_the_directory() {
     let server = TestServer::start().await;
@@ -323,12 +334,8 @@ async fn enrollment_creates_the_member_in_the_directory() {
             .is_some(),
         "the new member's account is kept at the till"
     );
-    let queued = store
-        .list_outbox(store::OutboxFilter::Pending)
-        .await
-        .expect("outbox");
     assert_eq!(
-        queued.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        queued_keys(&store).await,
         ["evt-ola"],
         "the registration at Vipps is queued with the member"
     );
@@ -520,12 +527,8 @@ async fn the_embedded_directory_is_the_store() {
         .create(&msisdn(OLA), &Profile::default(), UnixMillis(1), "evt-ola")
         .await
         .expect("created");
-    let queued = store
-        .list_outbox(store::OutboxFilter::Pending)
-        .await
-        .expect("outbox");
     assert_eq!(
-        queued.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        queued_keys(&store).await,
         ["evt-ola"],
         "the member and their registration at Vipps are one transaction"
     );
